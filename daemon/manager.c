@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "audit.h"
+#include "dma-ownerd/macro.h"
+#include "manager.h"
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+int manager_new(const ManagerConfig *config, Policy *policy, Manager **ret) {
+        _cleanup_free_ Manager *m = NULL;
+        int r;
+
+        m = calloc(1, sizeof(Manager));
+        if (!m)
+                return -ENOMEM;
+        m->config = *config;
+
+        r = model_scan(config->sysfs_root, config->proc_root, config->kernel_release, &m->model);
+        if (r < 0)
+                return r;
+
+        r = actuator_new(config->sysfs_root, &m->actuator);
+        if (r < 0) {
+                model_free(m->model);
+                return r;
+        }
+
+        if (config->netdev_fake)
+                r = netdev_new_fake(config->netdev_fake, &m->netdev);
+        else
+                r = netdev_new(&m->netdev);
+        if (r < 0) {
+                /* Without netlink we cannot tell whether an interface carries traffic; the engine then sees every
+                 * interface as idle, so say so loudly rather than refuse to start. */
+                log_msg(LOG_WARNING, "network state unavailable (%s): network protection cannot see interfaces",
+                        strerror(-r));
+                m->netdev = NULL;
+        }
+
+        m->policy = policy;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        decision_list_done(&m->decisions);
+        netdev_free(m->netdev);
+        actuator_free(m->actuator);
+        model_free(m->model);
+        policy_free(m->policy);
+        free(m);
+        return NULL;
+}
+
+/* Network state is only worth asking for when the policy protects interfaces; it is refreshed right before a
+ * decision so the engine sees the state of the moment, not of the scan. */
+static void manager_refresh_net_of_device(Manager *m, Device *d) {
+        for (size_t i = 0; i < d->n_net; i++) {
+                int r = netdev_query(m->netdev, &d->net[i]);
+                if (r < 0)
+                        log_msg(LOG_WARNING, "%s: cannot read the state of interface %s: %s", d->id.address,
+                                d->net[i].name, strerror(-r));
+        }
+}
+
+static void manager_refresh_net(Manager *m, int64_t group) {
+        if (!m->netdev || !m->policy->network_protection)
+                return;
+
+        for (size_t i = 0; i < m->model->n_devices; i++) {
+                Device *d = &m->model->devices[i];
+                if (group >= 0 && d->id.iommu_group != group)
+                        continue;
+                manager_refresh_net_of_device(m, d);
+        }
+}
+
+/* Carry out what the engine decided. Every decision is audited; a dry-run decision writes nothing. After the steps
+ * of a decision the device is re-read: what we wrote may have failed or raced with the kernel. Returns the number
+ * of successful writes. */
+static size_t manager_execute(Manager *m) {
+        PolicyMode mode = m->policy->mode;
+        size_t writes = 0;
+
+        for (size_t i = 0; i < m->decisions.n; i++) {
+                const Decision *d = &m->decisions.items[i];
+                bool placed = false, lifted = false;
+                const char *placed_value = NULL;
+
+                if (d->kind == DECISION_VIOLATION)
+                        m->violations++;
+                audit_decision(d, mode);
+                if (d->dry_run || d->n_steps == 0)
+                        continue;
+
+                const Device *dev = model_find_device(m->model, d->address);
+                if (!dev) {
+                        /* Gone between the decision and the write: nothing to do, but say so. */
+                        audit_step(d, &d->steps[0], mode, -ENODEV);
+                        m->write_failures++;
+                        continue;
+                }
+
+                for (size_t s = 0; s < d->n_steps; s++) {
+                        const Step *step = &d->steps[s];
+                        int r = actuator_run(m->actuator, dev, step);
+
+                        audit_step(d, step, mode, r);
+                        if (r < 0) {
+                                /* The later steps depend on this one (no probe after a failed override). */
+                                m->write_failures++;
+                                break;
+                        }
+                        m->writes++;
+                        writes++;
+                        if (step->kind == STEP_SET_OVERRIDE) {
+                                placed = true;
+                                placed_value = step->driver;
+                        } else if (step->kind == STEP_CLEAR_OVERRIDE)
+                                lifted = true;
+                }
+
+                int r = model_refresh_device(m->model, d->address);
+                if (r < 0) {
+                        log_msg(LOG_ERR, "%s: cannot re-read the device after writing to it: %s", d->address,
+                                strerror(-r));
+                        continue;
+                }
+
+                /* A pin is ours only while the kernel shows exactly what we wrote. */
+                const Device *after = model_find_device(m->model, d->address);
+                if (after && placed && streq_ptr(after->driver_override, placed_value))
+                        (void) model_set_pinned(m->model, d->address, true);
+                else if (after && lifted)
+                        (void) model_set_pinned(m->model, d->address, false);
+        }
+
+        return writes;
+}
+
+static int manager_decide_and_act(Manager *m, const Event *e, size_t *ret_writes) {
+        int r;
+
+        decision_list_clear(&m->decisions);
+        r = engine_decide(m->model, m->policy, e, &m->decisions);
+        if (r < 0)
+                return r;
+
+        size_t writes = manager_execute(m);
+        if (ret_writes)
+                *ret_writes = writes;
+        return 0;
+}
+
+int manager_reconcile_all(Manager *m, EventKind why) {
+        Event e = { .kind = why, .group = -1 };
+
+        manager_refresh_net(m, -1);
+        return manager_decide_and_act(m, &e, NULL);
+}
+
+int manager_handle_event(Manager *m, const Event *event, uint64_t received_usec) {
+        Event e = *event;
+        size_t writes = 0;
+        int r;
+
+        if (received_usec == 0)
+                received_usec = now_usec();
+
+        if (!pci_address_is_valid(e.address))
+                return -EINVAL;
+
+        /* A removed device is no longer in the model after the refresh: keep its group so the engine can reconcile
+         * the members left behind. */
+        if (e.group < 0) {
+                const Device *old = model_find_device(m->model, e.address);
+                if (old)
+                        e.group = old->id.iommu_group;
+        }
+
+        r = model_refresh_device(m->model, e.address);
+        if (r < 0) {
+                log_msg(LOG_ERR, "%s: cannot re-read the device after a %s uevent: %s", e.address,
+                        event_kind_to_string(e.kind), strerror(-r));
+                return r;
+        }
+
+        const Device *now = model_find_device(m->model, e.address);
+        if (now)
+                e.group = now->id.iommu_group;
+        if (e.kind != EVENT_REMOVE && !now)
+                e.kind = EVENT_REMOVE; /* it left before we could read it */
+
+        manager_refresh_net(m, e.group);
+
+        r = manager_decide_and_act(m, &e, &writes);
+        if (r < 0)
+                return r;
+
+        if (writes > 0)
+                log_msg(LOG_INFO, "%s %s: %zu write(s) done %" PRIu64 " usec after the uevent arrived",
+                        event_kind_to_string(e.kind), e.address, writes, now_usec() - received_usec);
+        return 0;
+}
+
+int manager_reload(Manager *m) {
+        _cleanup_policy_ Policy *p = NULL;
+        PolicyErrors errors = {};
+        int r;
+
+        r = policy_load(&m->config.policy_paths, &p, &errors);
+        if (r < 0) {
+                audit_policy_rejected(&errors, /* kept_previous= */ true);
+                policy_errors_clear(&errors);
+                return -EINVAL;
+        }
+
+        policy_free(m->policy);
+        m->policy = TAKE_PTR(p);
+        audit_policy_loaded(m->policy);
+
+        /* Pins of the old policy that the new one no longer wants are lifted by the reconciliation. */
+        return manager_reconcile_all(m, EVENT_RELOAD);
+}
+
+int manager_rescan(Manager *m) {
+        int r;
+
+        r = model_rescan(m->model);
+        if (r < 0) {
+                log_msg(LOG_ERR, "full re-scan of %s failed: %s", m->config.sysfs_root, strerror(-r));
+                return r;
+        }
+        log_msg(LOG_NOTICE, "re-scanned %s: %zu devices in %zu groups", m->config.sysfs_root, m->model->n_devices,
+                m->model->n_groups);
+        return manager_reconcile_all(m, EVENT_RELOAD);
+}
+
+int manager_refresh_holders(Manager *m) {
+        _cleanup_free_ DmaOwner *before = NULL;
+        _cleanup_free_ unsigned *numbers = NULL;
+        size_t n = m->model->n_groups;
+        int r;
+
+        if (n > 0) {
+                before = calloc(n, sizeof(DmaOwner));
+                numbers = calloc(n, sizeof(unsigned));
+                if (!before || !numbers)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                before[i] = m->model->groups[i].owner;
+                numbers[i] = m->model->groups[i].number;
+        }
+
+        r = model_refresh_holders(m->model);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < n; i++) {
+                const Group *g = model_find_group(m->model, numbers[i]);
+                if (!g || g->owner == before[i])
+                        continue;
+
+                log_msg(LOG_INFO, "group %u: DMA owner %s -> %s", g->number, dma_owner_to_string(before[i]),
+                        dma_owner_to_string(g->owner));
+                Event e = { .kind = EVENT_HOLDERS, .group = g->number };
+                manager_refresh_net(m, g->number);
+                r = manager_decide_and_act(m, &e, NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The event path, one way: uevent → re-read the device → engine → audit → actuator → re-read what was written.
+ * The same functions serve start-up, reload, monitor overflow and (later) the bus, so every mutation of the kernel
+ * state goes through one place. */
+
+#include <stdint.h>
+
+#include "actuator.h"
+#include "engine.h"
+#include "model.h"
+#include "netdev.h"
+#include "policy.h"
+
+typedef struct ManagerConfig {
+        const char *sysfs_root;     /* stands in for /sys */
+        const char *proc_root;      /* stands in for /proc */
+        const char *kernel_release; /* NULL: uname() */
+        const char *netdev_fake;    /* NULL: libnl-route */
+        PolicyPaths policy_paths;
+} ManagerConfig;
+
+typedef struct Manager {
+        ManagerConfig config;
+        Policy *policy;
+        Model *model;
+        Actuator *actuator;
+        Netdev *netdev;
+        DecisionList decisions; /* reused between events */
+        uint64_t violations;    /* violations seen since start */
+        uint64_t writes;        /* sysfs writes that succeeded since start */
+        uint64_t write_failures;
+} Manager;
+
+/* Takes ownership of `policy`. Scans the model and opens the actuator; decides nothing yet. */
+int manager_new(const ManagerConfig *config, Policy *policy, Manager **ret);
+Manager *manager_free(Manager *m);
+static inline void manager_freep(Manager **m) {
+        if (*m)
+                manager_free(*m);
+}
+#define _cleanup_manager_ __attribute__((cleanup(manager_freep)))
+
+/* Reconcile every group against the policy, as after start-up. */
+int manager_reconcile_all(Manager *m, EventKind why);
+
+/* Apply one uevent: re-read the device from sysfs, decide, act. `received_usec` (CLOCK_MONOTONIC) is when the event
+ * arrived, for the window measurement; 0 means now. */
+int manager_handle_event(Manager *m, const Event *event, uint64_t received_usec);
+
+/* Load the policy from the configured paths; swap it in and reconcile when it is valid, keep the old one otherwise.
+ * Returns 0, or -EINVAL when the new policy was rejected (errors audited). */
+int manager_reload(Manager *m);
+
+/* A full re-scan (monitor overflow): afterwards the model equals a fresh scan, and every group is reconciled. */
+int manager_rescan(Manager *m);
+
+/* The holders of /dev/vfio files may have changed: re-scan them and reconcile groups whose owner changed. */
+int manager_refresh_holders(Manager *m);

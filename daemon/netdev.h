@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Is a network interface carrying traffic? Asked through libnl-route (links, addresses, routes) before a device is
+ * detached from its host driver. Tests substitute a fake source: a text file with one line per interface,
+ * "NAME [up] [address] [default-route]". */
+
+#include <stdbool.h>
+
+#include "model.h"
+
+typedef struct Netdev Netdev;
+
+int netdev_new(Netdev **ret);                              /* libnl-route on the host's netlink */
+int netdev_new_fake(const char *state_file, Netdev **ret); /* the test seam */
+Netdev *netdev_free(Netdev *n);
+
+/* Fill iface->up/has_address/default_route for iface->name. An interface the source does not know reads all false. */
+int netdev_query(Netdev *n, NetInterface *iface);
+
+/* An interface is in use when it is up and holds an address, or carries a default route. */
+static inline bool net_interface_in_use(const NetInterface *i) {
+        return (i->up && i->has_address) || i->default_route;
+}
