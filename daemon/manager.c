@@ -11,6 +11,11 @@
 #include "dma-ownerd/macro.h"
 #include "manager.h"
 
+static void notify_device_changed(Manager *m, const char *address) {
+        if (m->hooks.device_changed)
+                m->hooks.device_changed(address, m->hooks.userdata);
+}
+
 static uint64_t now_usec(void) {
         struct timespec ts;
         (void) clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -103,8 +108,11 @@ static size_t manager_execute(Manager *m) {
                 if (d->kind == DECISION_VIOLATION)
                         m->violations++;
                 audit_decision(d, mode);
-                if (d->dry_run || d->n_steps == 0)
+                if (d->dry_run || d->n_steps == 0) {
+                        if (m->hooks.decision)
+                                m->hooks.decision(d, m->hooks.userdata);
                         continue;
+                }
 
                 const Device *dev = model_find_device(m->model, d->address);
                 if (!dev) {
@@ -146,6 +154,10 @@ static size_t manager_execute(Manager *m) {
                         (void) model_set_pinned(m->model, d->address, true);
                 else if (after && lifted)
                         (void) model_set_pinned(m->model, d->address, false);
+
+                notify_device_changed(m, d->address);
+                if (m->hooks.decision)
+                        m->hooks.decision(d, m->hooks.userdata);
         }
 
         return writes;
@@ -198,6 +210,8 @@ int manager_handle_event(Manager *m, const Event *event, uint64_t received_usec)
                 return r;
         }
 
+        notify_device_changed(m, e.address);
+
         const Device *now = model_find_device(m->model, e.address);
         if (now)
                 e.group = now->id.iommu_group;
@@ -224,6 +238,14 @@ int manager_reload(Manager *m) {
         r = policy_load(&m->config.policy_paths, &p, &errors);
         if (r < 0) {
                 audit_policy_rejected(&errors, /* kept_previous= */ true);
+                if (m->hooks.policy_reloaded) {
+                        _cleanup_free_ char *first = NULL;
+                        if (errors.n_errors > 0 &&
+                            asprintf(&first, "%s:%u:%u: %s", errors.errors[0].file, errors.errors[0].line,
+                                     errors.errors[0].column, errors.errors[0].message) < 0)
+                                first = NULL;
+                        m->hooks.policy_reloaded(false, first ?: "policy rejected", m->hooks.userdata);
+                }
                 policy_errors_clear(&errors);
                 return -EINVAL;
         }
@@ -231,6 +253,8 @@ int manager_reload(Manager *m) {
         policy_free(m->policy);
         m->policy = TAKE_PTR(p);
         audit_policy_loaded(m->policy);
+        if (m->hooks.policy_reloaded)
+                m->hooks.policy_reloaded(true, "", m->hooks.userdata);
 
         /* Pins of the old policy that the new one no longer wants are lifted by the reconciliation. */
         return manager_reconcile_all(m, EVENT_RELOAD);
@@ -246,6 +270,8 @@ int manager_rescan(Manager *m) {
         }
         log_msg(LOG_NOTICE, "re-scanned %s: %zu devices in %zu groups", m->config.sysfs_root, m->model->n_devices,
                 m->model->n_groups);
+        if (m->hooks.model_rebuilt)
+                m->hooks.model_rebuilt(m->hooks.userdata);
         return manager_reconcile_all(m, EVENT_RELOAD);
 }
 
@@ -269,6 +295,8 @@ int manager_refresh_holders(Manager *m) {
         r = model_refresh_holders(m->model);
         if (r < 0)
                 return r;
+        if (m->hooks.model_rebuilt)
+                m->hooks.model_rebuilt(m->hooks.userdata);
 
         for (size_t i = 0; i < n; i++) {
                 const Group *g = model_find_group(m->model, numbers[i]);

@@ -21,8 +21,18 @@ typedef struct ManagerConfig {
         PolicyPaths policy_paths;
 } ManagerConfig;
 
+/* Observers of the event path (the D-Bus layer): told after the fact, never asked for permission. */
+typedef struct ManagerHooks {
+        void (*decision)(const Decision *d, void *userdata);        /* every decision, after it was carried out */
+        void (*device_changed)(const char *address, void *userdata); /* re-read: added, changed or removed */
+        void (*model_rebuilt)(void *userdata);                      /* full rescan: everything may have changed */
+        void (*policy_reloaded)(bool ok, const char *error, void *userdata);
+        void *userdata;
+} ManagerHooks;
+
 typedef struct Manager {
         ManagerConfig config;
+        ManagerHooks hooks;
         Policy *policy;
         Model *model;
         Actuator *actuator;
