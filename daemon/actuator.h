@@ -24,7 +24,7 @@ Actuator *actuator_free(Actuator *a);
  * driver bound than expected; otherwise the errno of the failed open or write (EBUSY, EINVAL, EACCES, EIO…). */
 int actuator_run(Actuator *a, const Device *expected, const Step *step);
 
-/* Test seam: called before every write with the path relative to the sysfs root and the bytes about to be written.
- * Returning a negative errno makes the write fail with it, without touching the file. */
+/* Test seam: called before every write (before the file is even opened) with the path relative to the sysfs root and
+ * the bytes about to be written. Returning a negative errno makes the write fail with it, without touching the file. */
 typedef int (*ActuatorWriteHook)(const char *relpath, const char *value, void *userdata);
 void actuator_set_write_hook(Actuator *a, ActuatorWriteHook hook, void *userdata);

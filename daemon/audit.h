@@ -6,10 +6,20 @@
  *
  *   dma-ownerd[PID]: MESSAGE_ID=… PRIORITY=4 KIND=violation DEVICE=0000:01:00.0 … MESSAGE="…"
  *
- * key=value pairs separated by one space; a value is wrapped in double quotes, with \" \\ \n \t and \xHH escapes,
- * when it holds anything but [A-Za-z0-9_.:/+-]. Fields: DEVICE, DRIVER, TARGET_DRIVER, GROUP, RULE (file:line),
- * RULE_NAME, MODE, DECISION, ACTION, RESULT (ok or the errno name), ERRNO, BLOCKER, BLOCKER_DRIVER, INTERFACE,
- * POLICY_FILES, DRY_RUN. */
+ * key=value pairs separated by one space; a value is wrapped in double quotes, with \" \\ \n \t and \xHH escapes
+ * (control characters and bytes >= 0x7f), when it holds anything but [A-Za-z0-9_.:/+-] or is empty. MESSAGE_ID,
+ * PRIORITY and KIND come first, MESSAGE last; fields without a value are left out. Fields: DEVICE, DRIVER,
+ * TARGET_DRIVER, GROUP, RULE (file:line), RULE_NAME, MODE, DECISION, ACTION, RESULT (ok or the errno name), ERRNO,
+ * BLOCKER, BLOCKER_DRIVER, INTERFACE, POLICY_FILES, DRY_RUN (0/1); policy-loaded adds ON_VIOLATION,
+ * NETWORK_PROTECTION, RESERVATIONS; policy-rejected ERRORS, KEPT_PREVIOUS; started SYSFS_ROOT, DEVICES, GROUPS,
+ * KERNEL_DMA_OWNERSHIP. In the journal the same fields are sent as journal fields (control characters escaped).
+ *
+ * KIND: the decision kind (reserve, violation, pin, unpin, not-viable, net-protected) for decision records, "action"
+ * for step records, policy-loaded, policy-error (one per error), policy-rejected (the summary), started.
+ *
+ * Dry runs: a decision record always carries DRY_RUN and, in ACTION, the steps it plans joined by '+'
+ * ("set-override+unbind+probe"). A dry-run decision (audit mode, on-violation log) is logged only as that decision
+ * record with DRY_RUN=1: nothing is written, so audit_step() is not called for it and there are no step records. */
 
 #include <stdbool.h>
 
@@ -27,7 +37,7 @@
 #define AUDIT_MID_STARTED         "6f3c0d1a2b8e4c5d9a7f1e2d3c4b5a68"
 
 typedef enum AuditTarget {
-        AUDIT_TARGET_AUTO,    /* journal when stderr is the journal's stream or its socket exists, else stderr */
+        AUDIT_TARGET_AUTO,    /* journal when stderr is the journal's stream ($JOURNAL_STREAM), else stderr */
         AUDIT_TARGET_JOURNAL,
         AUDIT_TARGET_STDERR,
 } AuditTarget;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Who holds /dev/vfio handles: a scan of <proc_root>/[0-9]*/fd. A group file (/dev/vfio/N) names its group directly;
+/* Who holds /dev/vfio handles: a scan of <proc_root>/[0-9]+/fd. A group file (/dev/vfio/N) names its group directly;
  * a device cdev (/dev/vfio/devices/vfioN, the iommufd path of 6.6+) is mapped to its device by the model. */
 
 #include <stddef.h>

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "bus.h"
 #include "config.h"
 #include "dma-ownerd/macro.h"
 #include "manager.h"
@@ -38,12 +39,16 @@ typedef struct Context {
         sd_event *loop;
         Manager *manager;
         Monitor *monitor;
+        Bus *bus;
+        sd_event_source *bus_retry;
         sd_event_source *vfio_watch;
 } Context;
 
 static void context_done(Context *c) {
         c->vfio_watch = sd_event_source_unref(c->vfio_watch);
+        c->bus_retry = sd_event_source_unref(c->bus_retry);
         c->monitor = monitor_free(c->monitor);
+        c->bus = bus_free(c->bus); /* before the manager: it unhooks itself */
         c->manager = manager_free(c->manager);
         c->loop = sd_event_unref(c->loop);
 }
@@ -250,6 +255,39 @@ static void watch_vfio(Context *c) {
                 log_msg(LOG_WARNING, "cannot watch %s for VFIO users: %s", c->dev_vfio, strerror(-r));
 }
 
+#define BUS_RETRY_USEC (5 * 1000000ULL)
+
+/* Started before coldplug, the daemon is usually up before the system bus is: it enforces the policy from the
+ * first moment and takes its name on the bus as soon as one answers. */
+static int on_bus_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Context *c = userdata;
+        int r;
+
+        r = bus_start(c->loop, c->manager, &c->bus);
+        if (r >= 0) {
+                log_msg(LOG_INFO, "connected to the system bus");
+                c->bus_retry = sd_event_source_disable_unref(c->bus_retry);
+                return 0;
+        }
+        return sd_event_source_set_time_relative(s, BUS_RETRY_USEC);
+}
+
+static void start_bus(Context *c) {
+        int r;
+
+        r = bus_start(c->loop, c->manager, &c->bus);
+        if (r >= 0)
+                return;
+
+        log_msg(LOG_WARNING, "running without D-Bus for now (%s): retrying every %llu s", strerror(-r),
+                BUS_RETRY_USEC / 1000000ULL);
+        r = sd_event_add_time_relative(c->loop, &c->bus_retry, CLOCK_MONOTONIC, BUS_RETRY_USEC, 0, on_bus_retry, c);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->bus_retry, SD_EVENT_ON);
+        if (r < 0)
+                log_msg(LOG_WARNING, "cannot schedule D-Bus retries: %s", strerror(-r));
+}
+
 static int run(Context *c) {
         _cleanup_policy_ Policy *policy = NULL;
         PolicyErrors errors = {};
@@ -288,6 +326,11 @@ static int run(Context *c) {
                 log_msg(LOG_ERR, "cannot listen for uevents: %s", strerror(-r));
                 return EXIT_FAILURE;
         }
+        /* A bind storm (a VM start with many VFs) must not overflow the socket; an overflow still only costs a
+         * re-scan. Unprivileged tests may not get the size they ask for: not an error. */
+        r = monitor_set_receive_buffer_size(c->monitor, 16 * 1024 * 1024);
+        if (r < 0)
+                log_msg(LOG_DEBUG, "cannot enlarge the uevent receive buffer: %s", strerror(-r));
         monitor_hold(c->monitor);
 
         r = manager_new(&c->config, TAKE_PTR(policy), &c->manager);
@@ -302,6 +345,9 @@ static int run(Context *c) {
 
         monitor_release(c->monitor);
         watch_vfio(c);
+
+        /* The bus is a face, not a requirement: without one (an initramfs) the policy is still enforced. */
+        start_bus(c);
 
         (void) sd_event_set_watchdog(c->loop, true);
         audit_started(c->config.sysfs_root, c->manager->model->n_devices, c->manager->model->n_groups,

@@ -66,6 +66,7 @@ Manager *manager_free(Manager *m) {
         actuator_free(m->actuator);
         model_free(m->model);
         policy_free(m->policy);
+        free(m->runtime_groups);
         free(m);
         return NULL;
 }

@@ -30,6 +30,12 @@ typedef struct ManagerHooks {
         void *userdata;
 } ManagerHooks;
 
+/* A group assigned to `driver` at run time (AssignGroup without persist). */
+typedef struct RuntimeGroup {
+        unsigned number;
+        char driver[DRIVER_NAME_MAX + 1];
+} RuntimeGroup;
+
 typedef struct Manager {
         ManagerConfig config;
         ManagerHooks hooks;
@@ -41,6 +47,13 @@ typedef struct Manager {
         uint64_t violations;    /* violations seen since start */
         uint64_t writes;        /* sysfs writes that succeeded since start */
         uint64_t write_failures;
+
+        /* Runtime state set over D-Bus (daemon/assign.c): groups assigned at run time stay reserved, and the mode may
+         * be overridden. Merged into `policy` by manager_apply_runtime() after every load; lost on restart. */
+        RuntimeGroup *runtime_groups;
+        size_t n_runtime_groups;
+        bool has_mode_override;
+        PolicyMode mode_override;
 } Manager;
 
 /* Takes ownership of `policy`. Scans the model and opens the actuator; decides nothing yet. */

@@ -17,6 +17,11 @@
 
 #define IFNAME_MAX 16 /* IFNAMSIZ */
 
+/* Stored in Device.driver / Device.driver_override when sysfs names a driver that fails driver_name_is_valid() (or
+ * the attribute cannot be read): the device is bound (or overridden) to something, but the name is not repeated.
+ * Never a real driver name, and not one of the driver_managed_dma set, so such a group counts as kernel-owned. */
+#define DEVICE_DRIVER_UNKNOWN "(unknown)"
+
 typedef enum DmaOwner {
         DMA_OWNER_NONE,
         DMA_OWNER_KERNEL, /* a member is bound to a driver that does not manage its own DMA */
@@ -71,6 +76,7 @@ typedef struct Model {
         size_t n_devices;
         Group *groups;             /* sorted by number */
         size_t n_groups;
+        size_t n_skipped;          /* bus entries skipped by the last scan: invalid names, unreadable, gone */
 } Model;
 
 /* Scan a whole tree: every PCI device, its group, the holders from proc_root. kernel_dma_ownership is read from

@@ -148,7 +148,8 @@ typedef enum DriverVerdict {
         DRIVER_NOT_ALLOWED, /* matched nothing */
 } DriverVerdict;
 
-/* `*ret_mark` (optional) is set to the glob that decided, or to the mode/default mark for DRIVER_NOT_ALLOWED. */
+/* Denied globs are tried first, then allowed ones (the built-in set included). `*ret_mark` (optional) is set to
+ * the glob that decided, or to NULL for DRIVER_NOT_ALLOWED. */
 DriverVerdict policy_driver_verdict(const Policy *p, const char *driver, const SourceMark **ret_mark);
 
 /* The kernel's own driver_managed_dma set (vfio-pci and its variants, pci-stub, pcieport), independent of policy:

@@ -1,0 +1,802 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "assign.h"
+#include "audit.h"
+#include "dma-ownerd/macro.h"
+
+#define DEFAULT_TARGET_DRIVER "vfio-pci"
+
+/* A member of the group as it was before we touched anything: the model's arrays move under refreshes, so the
+ * operation works on copies and looks devices up by address each time. */
+typedef struct Member {
+        char address[PCI_ADDRESS_STRLEN];
+        char driver[DRIVER_NAME_MAX + 1]; /* "" when unbound */
+        bool has_override;
+        char override[DRIVER_NAME_MAX + 1];
+        bool is_bridge;
+        bool act;     /* to be moved (assign) or released (release) */
+        bool touched; /* at least one write was attempted: roll back on failure */
+} Member;
+
+void assign_report_done(AssignReport *r) {
+        if (!r)
+                return;
+        strv_free(r->lines);
+        free(r->message);
+        *r = (AssignReport) {};
+}
+
+static void report_line(AssignReport *r, const char *format, ...) _printf_(2, 3);
+static void report_line(AssignReport *r, const char *format, ...) {
+        char *line = NULL;
+        va_list ap;
+
+        if (!r)
+                return;
+        va_start(ap, format);
+        if (vasprintf(&line, format, ap) < 0)
+                line = NULL;
+        va_end(ap);
+        if (!line)
+                return;
+
+        char **l = realloc(r->lines, (r->n_lines + 2) * sizeof(char *));
+        if (!l) {
+                free(line);
+                return;
+        }
+        l[r->n_lines++] = line;
+        l[r->n_lines] = NULL;
+        r->lines = l;
+}
+
+static void report_failure(AssignReport *r, const char *address, const char *format, ...) _printf_(3, 4);
+static void report_failure(AssignReport *r, const char *address, const char *format, ...) {
+        va_list ap;
+
+        if (!r)
+                return;
+        if (address)
+                snprintf(r->failed_device, sizeof(r->failed_device), "%s", address);
+        free(r->message);
+        va_start(ap, format);
+        if (vasprintf(&r->message, format, ap) < 0)
+                r->message = NULL;
+        va_end(ap);
+        if (r->message)
+                report_line(r, "%s", r->message);
+}
+
+PolicyMode manager_effective_mode(const Manager *m) {
+        return m->has_mode_override ? m->mode_override : m->policy->mode;
+}
+
+int manager_resolve_target(Manager *m, const char *target, unsigned *ret_group) {
+        uint64_t v = 0;
+        size_t n;
+
+        if (!target)
+                return -EINVAL;
+
+        if (pci_address_is_valid(target)) {
+                const Device *d = model_find_device(m->model, target);
+                if (!d)
+                        return -ENXIO;
+                if (d->id.iommu_group < 0)
+                        return -EDOM;
+                *ret_group = (unsigned) d->id.iommu_group;
+                return 0;
+        }
+
+        /* Strictly decimal: no sign, no blanks, no "0x", at most INT32_MAX like the policy's iommu-group. */
+        n = strlen(target);
+        if (n == 0 || n > 10)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                if (target[i] < '0' || target[i] > '9')
+                        return -EINVAL;
+                v = v * 10 + (uint64_t) (target[i] - '0');
+        }
+        if (v > INT32_MAX)
+                return -EINVAL;
+        if (!model_find_group(m->model, (int64_t) v))
+                return -ENOENT;
+
+        *ret_group = (unsigned) v;
+        return 0;
+}
+
+static int snapshot_group(Manager *m, unsigned group, Member **ret, size_t *ret_n) {
+        const Group *g = model_find_group(m->model, group);
+        Member *members;
+
+        if (!g)
+                return -ENOENT;
+
+        members = calloc(g->n_members ?: 1, sizeof(Member));
+        if (!members)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < g->n_members; i++) {
+                const Device *d = model_group_member(m->model, g, i);
+                Member *mb = &members[i];
+
+                snprintf(mb->address, sizeof(mb->address), "%s", d->id.address);
+                if (d->driver)
+                        snprintf(mb->driver, sizeof(mb->driver), "%s", d->driver);
+                if (d->driver_override) {
+                        mb->has_override = true;
+                        snprintf(mb->override, sizeof(mb->override), "%s", d->driver_override);
+                }
+                mb->is_bridge = d->is_bridge;
+        }
+
+        *ret = members;
+        *ret_n = g->n_members;
+        return 0;
+}
+
+static const RuntimeGroup *runtime_group_find(const Manager *m, unsigned group) {
+        for (size_t i = 0; i < m->n_runtime_groups; i++)
+                if (m->runtime_groups[i].number == group)
+                        return &m->runtime_groups[i];
+        return NULL;
+}
+
+static bool mark_is_runtime(const SourceMark *mark) {
+        return mark->file && streq_ptr(mark->file, RUNTIME_SOURCE_FILE);
+}
+
+/* The driver a group is assigned to: what a reservation of the admin names, else vfio-pci. */
+static const char *group_target_driver(const Manager *m, unsigned group) {
+        const Group *g = model_find_group(m->model, group);
+
+        for (size_t i = 0; g && i < g->n_members; i++) {
+                const Reservation *res = policy_match_reservation(m->policy, &model_group_member(m->model, g, i)->id);
+                if (res && !mark_is_runtime(&res->mark) && driver_name_is_valid(res->driver))
+                        return res->driver;
+        }
+
+        const RuntimeGroup *rg = runtime_group_find(m, group);
+        if (rg && driver_name_is_valid(rg->driver))
+                return rg->driver;
+        return DEFAULT_TARGET_DRIVER;
+}
+
+static void notify_changed(Manager *m, const char *address) {
+        if (m->hooks.device_changed)
+                m->hooks.device_changed(address, m->hooks.userdata);
+}
+
+static void refresh(Manager *m, const char *address) {
+        int r = model_refresh_device(m->model, address);
+        if (r < 0)
+                log_msg(LOG_ERR, "%s: cannot re-read the device after writing to it: %s", address, strerror(-r));
+        notify_changed(m, address);
+}
+
+static void decision_init(Decision *d, DecisionKind kind, const Member *mb, unsigned group, const char *target,
+                          const char *rule_name) {
+        *d = (Decision) {
+                .kind = kind,
+                .group = group,
+                .rule_name = rule_name,
+                .rule = { .file = RUNTIME_SOURCE_FILE },
+        };
+        snprintf(d->address, sizeof(d->address), "%s", mb->address);
+        snprintf(d->driver, sizeof(d->driver), "%s", mb->driver);
+        if (target)
+                snprintf(d->target_driver, sizeof(d->target_driver), "%s", target);
+}
+
+static void decision_add_step(Decision *d, StepKind kind, const char *driver) {
+        if (d->n_steps >= DECISION_STEPS_MAX)
+                return;
+        d->steps[d->n_steps] = (Step) { .kind = kind };
+        if (driver)
+                snprintf(d->steps[d->n_steps].driver, sizeof(d->steps[d->n_steps].driver), "%s", driver);
+        d->n_steps++;
+}
+
+/* One write through the actuator, audited like the engine's writes. */
+static int run_step(Manager *m, const Decision *d, const Step *step) {
+        const Device *dev = model_find_device(m->model, d->address);
+        int r;
+
+        r = dev ? actuator_run(m->actuator, dev, step) : -ENODEV;
+        audit_step(d, step, POLICY_MODE_ENFORCE, r);
+        if (r < 0)
+                m->write_failures++;
+        else
+                m->writes++;
+        return r;
+}
+
+static int interface_in_use(Manager *m, const char *address, char ret_interface[IFNAME_MAX]) {
+        Device *d = model_find_device_mutable(m->model, address);
+
+        if (!d || !m->netdev)
+                return 0;
+
+        for (size_t i = 0; i < d->n_net; i++) {
+                int r = netdev_query(m->netdev, &d->net[i]);
+                if (r < 0) {
+                        log_msg(LOG_WARNING, "%s: cannot read the state of interface %s: %s", address, d->net[i].name,
+                                strerror(-r));
+                        continue;
+                }
+                if (net_interface_in_use(&d->net[i])) {
+                        snprintf(ret_interface, IFNAME_MAX, "%s", d->net[i].name);
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+/* Which members an assign moves: not those on a driver the policy allows, nor driverless ones already held for the
+ * target. */
+static void plan_assign(Manager *m, Member *members, size_t n, const char *target) {
+        for (size_t i = 0; i < n; i++) {
+                Member *mb = &members[i];
+
+                if (mb->driver[0])
+                        mb->act = policy_driver_verdict(m->policy, mb->driver, NULL) != DRIVER_ALLOWED;
+                else
+                        mb->act = !(mb->has_override && streq_ptr(mb->override, target));
+        }
+}
+
+static void describe_plan(const Member *mb, const char *target, bool audit, AssignReport *rep) {
+        const char *would = audit ? "would " : "";
+
+        if (!mb->act) {
+                if (mb->driver[0])
+                        report_line(rep, "%s: stays on %s (allowed by the policy)", mb->address, mb->driver);
+                else
+                        report_line(rep, "%s: already held for %s", mb->address, target);
+        } else if (mb->driver[0])
+                report_line(rep, "%s: %sset driver_override=%s, unbind %s%s", mb->address, would, target, mb->driver,
+                            mb->is_bridge ? "" : ", probe");
+        else
+                report_line(rep, "%s: %sset driver_override=%s%s", mb->address, would, target,
+                            mb->is_bridge ? "" : ", probe");
+}
+
+/* Override, unbind, probe, re-read, verify. */
+static int move_member(Manager *m, unsigned group, Member *mb, const char *target, const char *rule_name,
+                       AssignReport *rep) {
+        Decision d;
+        int r;
+
+        decision_init(&d, DECISION_RESERVE, mb, group, target, rule_name);
+        decision_add_step(&d, STEP_SET_OVERRIDE, target);
+        if (mb->driver[0])
+                decision_add_step(&d, STEP_UNBIND, mb->driver);
+        if (!mb->is_bridge) /* vfio-pci refuses bridges; the override alone keeps host drivers away */
+                decision_add_step(&d, STEP_PROBE, NULL);
+        audit_decision(&d, POLICY_MODE_ENFORCE);
+
+        mb->touched = true;
+        for (size_t s = 0; s < d.n_steps; s++) {
+                r = run_step(m, &d, &d.steps[s]);
+                if (r < 0) {
+                        report_failure(rep, mb->address, "%s: %s failed: %s", mb->address,
+                                       step_kind_to_string(d.steps[s].kind), strerror(-r));
+                        return r;
+                }
+        }
+
+        refresh(m, mb->address);
+        const Device *dev = model_find_device(m->model, mb->address);
+        if (!dev) {
+                report_failure(rep, mb->address, "%s: the device disappeared while it was being moved", mb->address);
+                return -ENODEV;
+        }
+        if (streq_ptr(dev->driver, target))
+                report_line(rep, "%s: bound to %s%s%s", mb->address, target, mb->driver[0] ? " (was " : "",
+                            mb->driver[0] ? mb->driver : "");
+        else if (!dev->driver && streq_ptr(dev->driver_override, target))
+                /* What vfio's viability needs: no host driver, and none can bind. The target takes it when loaded. */
+                report_line(rep, "%s: detached%s%s, driver_override=%s, no driver bound yet (pending)", mb->address,
+                            mb->driver[0] ? " from " : "", mb->driver, target);
+        else {
+                report_failure(rep, mb->address, "%s: %s %s after the move (expected %s)", mb->address,
+                               dev->driver ? "still bound to" : "driver_override is",
+                               dev->driver ?: strna(dev->driver_override), target);
+                return -EBUSY;
+        }
+        return 0;
+}
+
+/* Undo a move as far as the kernel lets us: clear the override, unbind what took the device, probe so its host
+ * driver returns. Best effort: failures are audited and reported, the caller reports the original failure. */
+static void rollback_member(Manager *m, unsigned group, const Member *mb, const char *rule_name, AssignReport *rep) {
+        Decision d;
+        const Device *dev;
+        bool unbound = false;
+
+        refresh(m, mb->address);
+        dev = model_find_device(m->model, mb->address);
+        if (!dev)
+                return;
+
+        decision_init(&d, DECISION_UNPIN, mb, group, mb->has_override ? mb->override : NULL, rule_name);
+        snprintf(d.driver, sizeof(d.driver), "%s", dev->driver ?: "");
+        if (!streq_ptr(dev->driver_override, mb->has_override ? mb->override : NULL))
+                decision_add_step(&d, mb->has_override ? STEP_SET_OVERRIDE : STEP_CLEAR_OVERRIDE,
+                                  mb->has_override ? mb->override : NULL);
+        if (dev->driver && !streq_ptr(dev->driver, mb->driver)) {
+                decision_add_step(&d, STEP_UNBIND, dev->driver);
+                unbound = true;
+        }
+        if (mb->driver[0] && (unbound || !dev->driver))
+                decision_add_step(&d, STEP_PROBE, NULL);
+        if (d.n_steps == 0)
+                return;
+
+        audit_decision(&d, POLICY_MODE_ENFORCE);
+        for (size_t s = 0; s < d.n_steps; s++)
+                if (run_step(m, &d, &d.steps[s]) < 0)
+                        break;
+
+        refresh(m, mb->address);
+        dev = model_find_device(m->model, mb->address);
+        report_line(rep, "%s: rolled back, driver now %s", mb->address, dev && dev->driver ? dev->driver : "(none)");
+}
+
+static int runtime_group_add(Manager *m, unsigned group, const char *driver) {
+        RuntimeGroup *rg = (RuntimeGroup *) runtime_group_find(m, group);
+
+        if (!rg) {
+                RuntimeGroup *l = realloc(m->runtime_groups, (m->n_runtime_groups + 1) * sizeof(RuntimeGroup));
+                if (!l)
+                        return -ENOMEM;
+                m->runtime_groups = l;
+                rg = &l[m->n_runtime_groups++];
+                *rg = (RuntimeGroup) { .number = group };
+        }
+        snprintf(rg->driver, sizeof(rg->driver), "%s", driver);
+        return 0;
+}
+
+static void reservation_done(Reservation *r) {
+        free(r->name);
+        free(r->driver);
+        free(r->match.address_glob);
+}
+
+static void runtime_group_remove(Manager *m, unsigned group) {
+        _cleanup_free_ char *name = NULL;
+        Policy *p = m->policy;
+
+        for (size_t i = 0; i < m->n_runtime_groups; i++)
+                if (m->runtime_groups[i].number == group) {
+                        memmove(&m->runtime_groups[i], &m->runtime_groups[i + 1],
+                                (m->n_runtime_groups - i - 1) * sizeof(RuntimeGroup));
+                        m->n_runtime_groups--;
+                        break;
+                }
+
+        if (asprintf(&name, "runtime-group-%u", group) < 0)
+                return;
+        for (size_t i = 0; i < p->n_reservations; i++)
+                if (mark_is_runtime(&p->reservations[i].mark) && streq_ptr(p->reservations[i].name, name)) {
+                        reservation_done(&p->reservations[i]);
+                        memmove(&p->reservations[i], &p->reservations[i + 1],
+                                (p->n_reservations - i - 1) * sizeof(Reservation));
+                        p->n_reservations--;
+                        break;
+                }
+}
+
+int manager_apply_runtime(Manager *m) {
+        Policy *p = m->policy;
+
+        if (m->has_mode_override) {
+                p->mode = m->mode_override;
+                p->mode_mark = (SourceMark) { .file = RUNTIME_SOURCE_FILE };
+        }
+
+        for (size_t i = 0; i < m->n_runtime_groups; i++) {
+                const RuntimeGroup *rg = &m->runtime_groups[i];
+                _cleanup_free_ char *name = NULL, *driver = NULL;
+                bool present = false;
+
+                if (asprintf(&name, "runtime-group-%u", rg->number) < 0)
+                        return -ENOMEM;
+                for (size_t j = 0; j < p->n_reservations && !present; j++)
+                        present = mark_is_runtime(&p->reservations[j].mark) &&
+                                  streq_ptr(p->reservations[j].name, name);
+                if (present)
+                        continue;
+
+                driver = strdup(rg->driver);
+                if (!driver)
+                        return -ENOMEM;
+                Reservation *l = realloc(p->reservations, (p->n_reservations + 1) * sizeof(Reservation));
+                if (!l)
+                        return -ENOMEM;
+                p->reservations = l;
+                p->reservations[p->n_reservations++] = (Reservation) {
+                        .name = TAKE_PTR(name),
+                        .mark = { .file = RUNTIME_SOURCE_FILE },
+                        .match = {
+                                .vendor = -1,
+                                .device = -1,
+                                .subsystem_vendor = -1,
+                                .subsystem_device = -1,
+                                .iommu_group = rg->number,
+                        },
+                        .driver = TAKE_PTR(driver),
+                        .whole_group = true,
+                };
+        }
+        return 0;
+}
+
+int manager_set_mode_override(Manager *m, PolicyMode mode) {
+        int r;
+
+        m->has_mode_override = true;
+        m->mode_override = mode;
+        r = manager_apply_runtime(m);
+        if (r < 0)
+                return r;
+        log_msg(LOG_NOTICE, "mode set to %s at run time", policy_mode_to_string(mode));
+        return manager_reconcile_all(m, EVENT_RELOAD);
+}
+
+int manager_persist_path(const Manager *m, unsigned group, char **ret) {
+        const char *dir = m->config.policy_paths.admin_dir;
+        char *p;
+
+        if (!dir)
+                return -EOPNOTSUPP;
+        if (asprintf(&p, "%s/50-dma-ownerctl-group-%u.yaml", dir, group) < 0)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+static int write_all(int fd, const char *s) {
+        size_t n = strlen(s);
+
+        while (n > 0) {
+                ssize_t k = write(fd, s, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                s += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+/* Temp file, fsync, rename, fsync the directory: a crash leaves the old file or the new one, never half of one. */
+static int persist_write(Manager *m, unsigned group, const char *driver) {
+        const char *dir = m->config.policy_paths.admin_dir;
+        _cleanup_free_ char *name = NULL, *tmp = NULL, *content = NULL;
+        _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
+        int r;
+
+        if (!dir)
+                return -EOPNOTSUPP;
+        /* The YAML below quotes the name; a driver name needing escapes is not one the kernel uses. */
+        if (!driver_name_is_valid(driver) || strpbrk(driver, "\"\\"))
+                return -EINVAL;
+
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+
+        if (asprintf(&name, "50-dma-ownerctl-group-%u.yaml", group) < 0 ||
+            asprintf(&tmp, ".#%s.%d", name, (int) getpid()) < 0 ||
+            asprintf(&content,
+                     "# Written by dma-ownerd for \"dma-ownerctl assign --persist %u\" (org.dmaownerd1.Manager.AssignGroup).\n"
+                     "# \"dma-ownerctl release --persist %u\" removes it.\n"
+                     "reservations:\n"
+                     "  - name: dma-ownerctl-group-%u\n"
+                     "    match:\n"
+                     "      iommu-group: %u\n"
+                     "    driver: \"%s\"\n"
+                     "    whole-group: true\n",
+                     group, group, group, group, driver) < 0)
+                return -ENOMEM;
+
+        (void) unlinkat(dfd, tmp, 0);
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        r = write_all(fd, content);
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(dfd, tmp, dfd, name) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlinkat(dfd, tmp, 0);
+                return r;
+        }
+        (void) fsync(dfd);
+        log_msg(LOG_NOTICE, "group %u: reservation persisted in %s/%s", group, dir, name);
+        return 0;
+}
+
+static int persist_remove(Manager *m, unsigned group) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = manager_persist_path(m, group, &path);
+        if (r < 0)
+                return r;
+        if (unlink(path) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        log_msg(LOG_NOTICE, "group %u: persisted reservation %s removed", group, path);
+        return 1;
+}
+
+/* Reload after the admin directory changed; the runtime state is merged again even when no bus hook does it. */
+static int reload_persisted(Manager *m, AssignReport *rep) {
+        int r = manager_reload(m);
+        if (r < 0) {
+                report_failure(rep, NULL, "the policy did not load after the change (see the audit log); the "
+                                          "previous policy stays in force");
+                return -EINVAL;
+        }
+        r = manager_apply_runtime(m);
+        return r < 0 ? r : 0;
+}
+
+int manager_check_assign(Manager *m, unsigned group, bool *ret_viable, char ***ret_reasons) {
+        _cleanup_free_ Member *members = NULL;
+        _cleanup_(assign_report_done) AssignReport rep = {};
+        const char *target = group_target_driver(m, group);
+        bool viable = true;
+        size_t n;
+        int r;
+
+        r = snapshot_group(m, group, &members, &n);
+        if (r < 0)
+                return r;
+        plan_assign(m, members, n, target);
+
+        for (size_t i = 0; i < n; i++) {
+                char iface[IFNAME_MAX] = "";
+
+                describe_plan(&members[i], target, /* audit= */ true, &rep);
+                if (members[i].act && members[i].driver[0] && m->policy->network_protection &&
+                    interface_in_use(m, members[i].address, iface) > 0) {
+                        viable = false;
+                        report_line(&rep, "%s: interface %s is in use (up with an address, or a default route); "
+                                          "assigning needs force",
+                                    members[i].address, iface);
+                }
+        }
+
+        if (!rep.lines) {
+                char **empty = calloc(1, sizeof(char *));
+                if (!empty)
+                        return -ENOMEM;
+                rep.lines = empty;
+        }
+        *ret_viable = viable;
+        *ret_reasons = TAKE_PTR(rep.lines);
+        return 0;
+}
+
+int manager_assign_group(Manager *m, unsigned group, uint64_t flags, AssignReport *rep) {
+        _cleanup_free_ Member *members = NULL;
+        _cleanup_free_ char *rule_name = NULL, *target = NULL;
+        bool audit = manager_effective_mode(m) == POLICY_MODE_AUDIT;
+        size_t n;
+        int r;
+
+        if (flags & ~(uint64_t) ASSIGN_FLAGS_ALL)
+                return -EINVAL;
+        r = snapshot_group(m, group, &members, &n);
+        if (r < 0)
+                return r;
+        /* Copied: a reload (persist) frees the policy the name may point into. */
+        target = strdup(group_target_driver(m, group));
+        if (!target || asprintf(&rule_name, "runtime-group-%u", group) < 0)
+                return -ENOMEM;
+        plan_assign(m, members, n, target);
+
+        if (m->policy->network_protection && !(flags & ASSIGN_FORCE))
+                for (size_t i = 0; i < n; i++) {
+                        char iface[IFNAME_MAX] = "";
+
+                        if (!members[i].act || !members[i].driver[0] ||
+                            interface_in_use(m, members[i].address, iface) <= 0)
+                                continue;
+                        if (rep)
+                                snprintf(rep->interface, sizeof(rep->interface), "%s", iface);
+                        report_failure(rep, members[i].address,
+                                       "%s: interface %s is in use (up with an address, or a default route); "
+                                       "force overrides",
+                                       members[i].address, iface);
+                        return -EADDRINUSE;
+                }
+
+        for (size_t i = 0; i < n; i++)
+                describe_plan(&members[i], target, audit, rep);
+        if (audit) {
+                log_msg(LOG_NOTICE, "group %u: assignment to %s requested in audit mode, nothing written", group,
+                        target);
+                return 0;
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                if (!members[i].act)
+                        continue;
+                r = move_member(m, group, &members[i], target, rule_name, rep);
+                if (r >= 0)
+                        continue;
+
+                log_msg(LOG_ERR, "group %u: assignment failed at %s (%s), rolling back", group, members[i].address,
+                        strerror(-r));
+                for (size_t j = i + 1; j > 0; j--)
+                        if (members[j - 1].touched)
+                                rollback_member(m, group, &members[j - 1], rule_name, rep);
+                return r;
+        }
+
+        r = runtime_group_add(m, group, target);
+        if (r < 0)
+                return r;
+        r = manager_apply_runtime(m);
+        if (r < 0)
+                return r;
+        log_msg(LOG_NOTICE, "group %u assigned to %s", group, target);
+
+        if (flags & ASSIGN_PERSIST) {
+                r = persist_write(m, group, target);
+                if (r < 0) {
+                        report_failure(rep, NULL, "group %u is assigned until the next restart, but persisting it "
+                                                  "failed: %s", group, strerror(-r));
+                        return r;
+                }
+                r = reload_persisted(m, rep);
+                if (r < 0)
+                        return r;
+                report_line(rep, "reservation persisted");
+        }
+        return 0;
+}
+
+int manager_release_group(Manager *m, unsigned group, uint64_t flags, AssignReport *rep) {
+        _cleanup_free_ Member *members = NULL;
+        _cleanup_free_ char *rule_name = NULL, *persisted = NULL;
+        bool audit = manager_effective_mode(m) == POLICY_MODE_AUDIT;
+        const Group *g;
+        size_t n;
+        int r;
+
+        if (flags & ~(uint64_t) ASSIGN_FLAGS_ALL)
+                return -EINVAL;
+        g = model_find_group(m->model, group);
+        if (!g)
+                return -ENOENT;
+        if (asprintf(&rule_name, "runtime-group-%u", group) < 0 ||
+            asprintf(&persisted, "50-dma-ownerctl-group-%u.yaml", group) < 0)
+                return -ENOMEM;
+
+        if (g->owner == DMA_OWNER_USER) {
+                if (g->n_holders > 0)
+                        report_failure(rep, NULL, "group %u is in use by user space (pid %d, %s)", group,
+                                       (int) g->holders[0].pid, strna(g->holders[0].comm));
+                else
+                        report_failure(rep, NULL, "group %u is in use by user space", group);
+                return -EBUSY;
+        }
+
+        /* A reservation of the admin would take the group straight back: say which one instead. */
+        for (size_t i = 0; i < m->policy->n_reservations; i++) {
+                const Reservation *res = &m->policy->reservations[i];
+                const char *base;
+
+                if (mark_is_runtime(&res->mark))
+                        continue;
+                base = res->mark.file ? strrchr(res->mark.file, '/') : NULL;
+                base = base ? base + 1 : res->mark.file;
+                if ((flags & ASSIGN_PERSIST) && streq_ptr(base, persisted))
+                        continue;
+                for (size_t j = 0; j < g->n_members; j++)
+                        if (device_match(&res->match, &model_group_member(m->model, g, j)->id)) {
+                                report_failure(rep, NULL, "group %u is reserved by the policy: rule %s (%s:%u)%s",
+                                               group, strna(res->name), strna(res->mark.file), res->mark.line,
+                                               streq_ptr(base, persisted) ? "; release with persist removes it" : "");
+                                return -EPERM;
+                        }
+        }
+
+        r = snapshot_group(m, group, &members, &n);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < n; i++) {
+                Member *mb = &members[i];
+                bool on_vfio = mb->driver[0] && (driver_is_vfio(mb->driver) || streq_ptr(mb->driver, "pci-stub"));
+
+                mb->act = on_vfio || mb->has_override;
+                if (!mb->act)
+                        report_line(rep, "%s: stays on %s", mb->address, mb->driver[0] ? mb->driver : "(none)");
+                else
+                        report_line(rep, "%s: %s%s%s%s%s, probe", mb->address, audit ? "would " : "",
+                                    mb->has_override ? "clear driver_override" : "",
+                                    mb->has_override && on_vfio ? ", " : "", on_vfio ? "unbind from " : "",
+                                    on_vfio ? mb->driver : "");
+        }
+        if (audit) {
+                log_msg(LOG_NOTICE, "group %u: release requested in audit mode, nothing written", group);
+                return 0;
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                Member *mb = &members[i];
+                bool on_vfio = mb->driver[0] && (driver_is_vfio(mb->driver) || streq_ptr(mb->driver, "pci-stub"));
+                Decision d;
+
+                if (!mb->act)
+                        continue;
+                decision_init(&d, DECISION_UNPIN, mb, group, NULL, rule_name);
+                if (mb->has_override)
+                        decision_add_step(&d, STEP_CLEAR_OVERRIDE, NULL);
+                if (on_vfio)
+                        decision_add_step(&d, STEP_UNBIND, mb->driver);
+                if (on_vfio || !mb->driver[0])
+                        decision_add_step(&d, STEP_PROBE, NULL);
+                audit_decision(&d, POLICY_MODE_ENFORCE);
+
+                for (size_t s = 0; s < d.n_steps; s++) {
+                        r = run_step(m, &d, &d.steps[s]);
+                        if (r < 0) {
+                                refresh(m, mb->address);
+                                report_failure(rep, mb->address, "%s: %s failed: %s", mb->address,
+                                               step_kind_to_string(d.steps[s].kind), strerror(-r));
+                                return r;
+                        }
+                }
+
+                refresh(m, mb->address);
+                const Device *dev = model_find_device(m->model, mb->address);
+                if (dev && dev->driver && on_vfio && streq_ptr(dev->driver, mb->driver)) {
+                        report_failure(rep, mb->address, "%s: still bound to %s after unbind", mb->address,
+                                       dev->driver);
+                        return -EBUSY;
+                }
+        }
+
+        runtime_group_remove(m, group);
+        log_msg(LOG_NOTICE, "group %u released to the host", group);
+
+        if (flags & ASSIGN_PERSIST) {
+                r = persist_remove(m, group);
+                if (r < 0) {
+                        report_failure(rep, NULL, "group %u is released, but removing %s failed: %s", group,
+                                       persisted, strerror(-r));
+                        return r;
+                }
+                if (r > 0) {
+                        r = reload_persisted(m, rep);
+                        if (r < 0)
+                                return r;
+                        report_line(rep, "persisted reservation removed");
+                }
+        }
+        return 0;
+}
