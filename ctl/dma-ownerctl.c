@@ -376,8 +376,9 @@ static CtlExit verb_check(sd_bus *bus, const CtlArgs *a) {
                 fputs("}\n", stdout);
         } else {
                 fputs(a->target.string, stdout);
+                /* "viable" in `list` is the group as it stands; this is whether AssignGroup would get it there. */
                 fprintf(stdout, ": %s%s%s\n", colour(arg_colour, viable ? COLOUR_GREEN : COLOUR_YELLOW),
-                        viable ? "viable" : "not viable", colour(arg_colour, COLOUR_RESET));
+                        viable ? "can be assigned" : "cannot be assigned", colour(arg_colour, COLOUR_RESET));
                 for (char **i = reasons; i && *i; i++) {
                         fputs("  ", stdout);
                         tty_write_string(stdout, *i);

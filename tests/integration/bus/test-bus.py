@@ -88,6 +88,16 @@ class Env:
         os.chmod(self.tmp, 0o755)  # nobody must reach the socket
         self.procs = []
         self.root = subprocess.run([MKTREE, 'create'], check=True, capture_output=True, text=True).stdout.strip()
+        try:
+            self.start()
+        except BaseException:
+            # A failed start must not leave the bus and the mock holding the test's output open: meson would wait
+            # for them until its timeout instead of reporting the failure now.
+            print(self.daemon_log(), file=sys.stderr)
+            self.close()
+            raise
+
+    def start(self):
         self.proc_root = os.path.join(self.tmp, 'proc')
         os.mkdir(self.proc_root)
         self.policy_dir = os.path.join(self.tmp, 'policy.d')

@@ -144,8 +144,8 @@ def test_reads(ctl):
     expect(ctl, ['show', '99'], 6, '', 'dma-ownerctl: show 99: No IOMMU group 99\n')
 
     expect(ctl, ['check', '13'], 3,
-           '13: not viable\n  0000:02:00.0: network interface eth0 is up and carries an address\n')
-    expect(ctl, ['check', '0000:01:00.0'], 0, '0000:01:00.0: viable\n')
+           '13: cannot be assigned\n  0000:02:00.0: network interface eth0 is up and carries an address\n')
+    expect(ctl, ['check', '0000:01:00.0'], 0, '0000:01:00.0: can be assigned\n')
     expect(ctl, ['check', '--json', '013'], 3,
            '{"Target":"13","Viable":false,"Reasons":["0000:02:00.0: network interface eth0 is up and carries '
            'an address"]}\n', what='check --json 013 (canonicalised)')
