@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,18 +13,24 @@
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <syslog.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "assign.h"
 #include "audit.h"
+#include "bus-args.h"
 #include "bus.h"
 #include "config.h"
 #include "dma-ownerd/macro.h"
 #include "manager.h"
 #include "monitor.h"
 #include "policy.h"
+
+#define RUNTIME_DIR_DEFAULT "/run/dma-ownerd" /* tmpfs: runtime assignments end with the boot */
 
 #define EXIT_CONFIG 78 /* EX_CONFIG: systemd does not restart on it by default, and the admin sees why */
 
@@ -32,6 +41,8 @@ typedef struct Context {
         AuditTarget log_target;
         const char *dev_vfio; /* watched for opens and closes: a VMM taking a group changes its DMA owner */
         bool scan_only;
+        bool runtime_dir_set; /* --runtime-dir given */
+        bool sysfs_root_set;  /* --sysfs-root given: a test tree, whose runtime state is not the system's */
         bool check_policy;
         char **check_files;
         size_t n_check_files;
@@ -75,9 +86,11 @@ static void help(void) {
                "     --event-source=SOURCE   auto, udev or kernel (default auto)\n"
                "     --log-target=TARGET     auto, journal or stderr (default auto)\n"
                "     --netdev-fake=FILE      Read interface state from FILE instead of netlink (tests)\n"
-               "     --kernel-release=REL    Assume this kernel release instead of uname's (tests)\n",
+               "     --kernel-release=REL    Assume this kernel release instead of uname's (tests)\n"
+               "     --runtime-dir=DIR       Keep runtime assignments in DIR (default %s; none when\n"
+               "                             --sysfs-root is given, unless this option is too)\n",
                program_invocation_short_name, POLICY_MAIN_FILE, POLICY_MAIN_FILE, POLICY_ADMIN_DIR,
-               POLICY_VENDOR_DIR);
+               POLICY_VENDOR_DIR, RUNTIME_DIR_DEFAULT);
 }
 
 /* Returns 1 to go on, 0 to exit successfully (help, version), negative on a bad argument. */
@@ -95,6 +108,7 @@ static int parse_argv(Context *c, int argc, char *argv[]) {
                 ARG_LOG_TARGET,
                 ARG_NETDEV_FAKE,
                 ARG_KERNEL_RELEASE,
+                ARG_RUNTIME_DIR,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -110,6 +124,7 @@ static int parse_argv(Context *c, int argc, char *argv[]) {
                 { "log-target", required_argument, NULL, ARG_LOG_TARGET },
                 { "netdev-fake", required_argument, NULL, ARG_NETDEV_FAKE },
                 { "kernel-release", required_argument, NULL, ARG_KERNEL_RELEASE },
+                { "runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR },
                 {}
         };
         int opt;
@@ -130,6 +145,7 @@ static int parse_argv(Context *c, int argc, char *argv[]) {
                         break;
                 case ARG_SYSFS_ROOT:
                         c->config.sysfs_root = optarg;
+                        c->sysfs_root_set = true;
                         break;
                 case ARG_PROC_ROOT:
                         c->config.proc_root = optarg;
@@ -164,6 +180,10 @@ static int parse_argv(Context *c, int argc, char *argv[]) {
                 case ARG_KERNEL_RELEASE:
                         c->config.kernel_release = optarg;
                         break;
+                case ARG_RUNTIME_DIR:
+                        c->config.runtime_dir = optarg;
+                        c->runtime_dir_set = true;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -174,9 +194,186 @@ static int parse_argv(Context *c, int argc, char *argv[]) {
                 fprintf(stderr, "unexpected argument \"%s\" (only --check-policy takes file names)\n", argv[optind]);
                 return -EINVAL;
         }
+        /* The runtime state describes the real machine: a test tree given with --sysfs-root must neither read nor
+         * overwrite it unless the test names a directory of its own. */
+        if (!c->runtime_dir_set && !c->sysfs_root_set)
+                c->config.runtime_dir = RUNTIME_DIR_DEFAULT;
         c->check_files = argv + optind;
         c->n_check_files = (size_t) (argc - optind);
         return 1;
+}
+
+/* ---- fault injection, for tests/hostile only ----
+ *
+ * DMA_OWNERD_TEST_FAULTS="GLOB=ACTION[@N][;…]" makes the sysfs writes whose path (relative to the sysfs root, as
+ * the actuator's write hook sees it: "bus/pci/devices/ADDR/driver_override", "bus/pci/drivers_probe") matches GLOB
+ * fail: ACTION is an errno name (EBUSY, ENODEV, EACCES, EIO, EINVAL), "kill" (SIGKILL to ourselves, exactly as a
+ * kill -9 between two writes), or "vanish" (the device is removed from the tree the way the kernel removes it,
+ * then the write goes on and meets what a write to a removed device meets). With @N only the N-th matching write
+ * fails, else every one.
+ *
+ * Honoured only when the sysfs root is a test tree: not "/sys", and not a sysfs mount at all (statfs). On a real
+ * system the variable is ignored with a warning, whatever its value. */
+
+#define SYSFS_MAGIC_NUMBER 0x62656572
+
+typedef struct FaultRule {
+        char *glob;
+        int action; /* > 0: errno; FAULT_KILL; FAULT_VANISH */
+        unsigned nth; /* 0: every time */
+        unsigned seen;
+} FaultRule;
+
+enum { FAULT_KILL = -1, FAULT_VANISH = -2 };
+
+typedef struct Faults {
+        FaultRule *rules;
+        size_t n_rules;
+        int root_fd;
+} Faults;
+
+static Faults faults = { .root_fd = -EBADF };
+
+static int fault_action_from_string(const char *s) {
+        static const struct {
+                const char *name;
+                int action;
+        } table[] = {
+                { "EBUSY", EBUSY }, { "ENODEV", ENODEV }, { "EACCES", EACCES }, { "EIO", EIO },
+                { "EINVAL", EINVAL }, { "kill", FAULT_KILL }, { "vanish", FAULT_VANISH },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                if (streq_ptr(s, table[i].name))
+                        return table[i].action;
+        return 0;
+}
+
+/* What the kernel's device removal leaves for a writer that still holds the device: no bus link, no group link,
+ * no driver link, and the attribute about to be written gone. */
+static void fault_vanish(const char *address, const char *attribute) {
+        _cleanup_free_ char *bus_link = NULL, *group_link = NULL, *target = NULL, *path = NULL;
+        char buf[PATH_MAX];
+        ssize_t n;
+
+        if (!pci_address_is_valid(address) || asprintf(&bus_link, "bus/pci/devices/%s", address) < 0)
+                return;
+        if (asprintf(&group_link, "%s/iommu_group", bus_link) >= 0) {
+                n = readlinkat(faults.root_fd, group_link, buf, sizeof(buf) - 1);
+                if (n > 0) {
+                        buf[n] = '\0';
+                        const char *g = strrchr(buf, '/');
+                        if (g && asprintf(&target, "kernel/iommu_groups/%s/devices/%s", g + 1, address) >= 0)
+                                (void) unlinkat(faults.root_fd, target, 0);
+                }
+        }
+        if (attribute && !strchr(attribute, '/') && asprintf(&path, "%s/%s", bus_link, attribute) >= 0)
+                (void) unlinkat(faults.root_fd, path, 0);
+        free(path);
+        path = NULL;
+        if (asprintf(&path, "%s/driver", bus_link) >= 0)
+                (void) unlinkat(faults.root_fd, path, 0);
+        (void) unlinkat(faults.root_fd, bus_link, 0);
+}
+
+static int fault_hook(const char *relpath, const char *value, void *userdata) {
+        for (size_t i = 0; i < faults.n_rules; i++) {
+                FaultRule *f = &faults.rules[i];
+
+                if (fnmatch(f->glob, relpath, 0) != 0)
+                        continue;
+                f->seen++;
+                if (f->nth != 0 && f->seen != f->nth)
+                        continue;
+
+                log_msg(LOG_WARNING, "fault injection: %s of \"%s\" → %s", relpath, value,
+                        f->action == FAULT_KILL ? "kill" : f->action == FAULT_VANISH ? "vanish" : strerror(f->action));
+                if (f->action == FAULT_KILL) {
+                        (void) raise(SIGKILL);
+                        _exit(EXIT_FAILURE); /* not reached */
+                }
+                if (f->action == FAULT_VANISH) {
+                        char address[PCI_ADDRESS_STRLEN] = "";
+                        const char *prefix = "bus/pci/devices/";
+
+                        if (strncmp(relpath, prefix, strlen(prefix)) == 0) {
+                                snprintf(address, sizeof(address), "%s", relpath + strlen(prefix));
+                                fault_vanish(address, relpath + strlen(prefix) + PCI_ADDRESS_STRLEN);
+                                return 0;
+                        }
+                        fault_vanish(value, NULL); /* drivers_probe names the device in the value */
+                        return -ENODEV;
+                }
+                return -f->action;
+        }
+        return 0;
+}
+
+static void faults_setup(Context *c) {
+        const char *spec = secure_getenv("DMA_OWNERD_TEST_FAULTS");
+        _cleanup_free_ char *copy = NULL, *real = NULL;
+        struct statfs sfs;
+        char *save = NULL;
+
+        if (!spec || !*spec)
+                return;
+
+        real = realpath(c->config.sysfs_root, NULL);
+        if (!real || streq_ptr(real, "/sys") || statfs(real, &sfs) < 0 || sfs.f_type == SYSFS_MAGIC_NUMBER) {
+                log_msg(LOG_WARNING, "DMA_OWNERD_TEST_FAULTS is set but %s is not a test tree: ignored",
+                        c->config.sysfs_root);
+                return;
+        }
+
+        copy = strdup(spec);
+        if (!copy)
+                return;
+        for (char *rule = strtok_r(copy, ";", &save); rule; rule = strtok_r(NULL, ";", &save)) {
+                char *eq = strrchr(rule, '='), *at;
+                unsigned nth = 0;
+                int action;
+
+                if (!eq || eq == rule)
+                        goto bad;
+                *eq = '\0';
+                at = strchr(eq + 1, '@');
+                if (at) {
+                        *at = '\0';
+                        if (bus_args_parse_group_number(at + 1, &nth) < 0 || nth == 0)
+                                goto bad;
+                }
+                action = fault_action_from_string(eq + 1);
+                if (action == 0)
+                        goto bad;
+
+                FaultRule *l = reallocarray(faults.rules, faults.n_rules + 1, sizeof(FaultRule));
+                if (!l)
+                        return;
+                faults.rules = l;
+                faults.rules[faults.n_rules] = (FaultRule) { .glob = strdup(rule), .action = action, .nth = nth };
+                if (!faults.rules[faults.n_rules].glob)
+                        return;
+                faults.n_rules++;
+                continue;
+        bad:
+                log_msg(LOG_ERR, "DMA_OWNERD_TEST_FAULTS: malformed rule \"%s\" ignored", rule);
+        }
+
+        faults.root_fd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (faults.root_fd < 0 || faults.n_rules == 0)
+                return;
+        actuator_set_write_hook(c->manager->actuator, fault_hook, NULL);
+        log_msg(LOG_WARNING, "fault injection active: %zu rule(s) on the test tree %s", faults.n_rules, real);
+}
+
+static void faults_done(void) {
+        for (size_t i = 0; i < faults.n_rules; i++)
+                free(faults.rules[i].glob);
+        free(faults.rules);
+        faults.rules = NULL;
+        faults.n_rules = 0;
+        if (faults.root_fd >= 0)
+                (void) close(faults.root_fd);
+        faults.root_fd = -EBADF;
 }
 
 static int run_scan_only(Context *c) {
@@ -326,11 +523,8 @@ static int run(Context *c) {
                 log_msg(LOG_ERR, "cannot listen for uevents: %s", strerror(-r));
                 return EXIT_FAILURE;
         }
-        /* A bind storm (a VM start with many VFs) must not overflow the socket; an overflow still only costs a
-         * re-scan. Unprivileged tests may not get the size they ask for: not an error. */
-        r = monitor_set_receive_buffer_size(c->monitor, 16 * 1024 * 1024);
-        if (r < 0)
-                log_msg(LOG_DEBUG, "cannot enlarge the uevent receive buffer: %s", strerror(-r));
+        /* No receive-buffer tuning here: libudev already asks for 128 MiB (or rmem_max without CAP_NET_ADMIN), and
+         * an overflow only costs a re-scan. */
         monitor_hold(c->monitor);
 
         r = manager_new(&c->config, TAKE_PTR(policy), &c->manager);
@@ -338,6 +532,14 @@ static int run(Context *c) {
                 log_msg(LOG_ERR, "cannot read %s: %s", c->config.sysfs_root, strerror(-r));
                 return EXIT_FAILURE;
         }
+
+        faults_setup(c);
+
+        /* Runtime assignments of the previous daemon (and the rollback of one it did not finish) before the first
+         * reconciliation, so the start-up decisions already include them. */
+        r = manager_load_runtime(c->manager);
+        if (r < 0)
+                log_msg(LOG_ERR, "cannot restore the runtime state: %s", strerror(-r));
 
         r = manager_reconcile_all(c->manager, EVENT_START);
         if (r < 0)
@@ -390,5 +592,6 @@ int main(int argc, char *argv[]) {
         audit_init(c.log_target);
         r = run(&c);
         context_done(&c);
+        faults_done();
         return r;
 }
