@@ -1,0 +1,196 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The system suite: dma-ownerd's Debian package on a Debian 12 guest with systemd, udevd, the system bus and polkit,
+# booted on Debian's 6.1 kernel in qemu (q35, TCG, an emulated Intel IOMMU) with a pcie-pci-bridge holding two e1000
+# in one IOMMU group. Inside, guest/dma-ownerd-acceptance runs the steps of issue 5 as an administrator would and
+# reports each on the serial console; this script checks the reports.
+#
+#   run-system.sh [--deb FILE]     (root; exit 77 = skipped when not root)
+#
+# Work: builds the .deb (packaging/build-deb.sh, unless --deb or $DMA_OWNERD_DEB names one), takes the cached
+# minbase root (build-rootfs.sh), a fresh copy of it per run with the kernel's needed modules and the .deb installed
+# (dpkg -i in a chroot), makes an ext4 image of it (mkfs.ext4 -d), a busybox initramfs that mounts it, and boots.
+# Cache: ${DMA_OWNERD_CACHE:-/var/cache/dma-ownerd-tests}. $DMA_OWNERD_SYSTEM_KEEP=1 keeps the work folder.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+deb=${DMA_OWNERD_DEB:-}
+if [[ ${1:-} == --deb ]]; then
+        deb=$2
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+        echo "system suite: needs root (debootstrap, chroot, mkfs); skipped"
+        exit 77
+fi
+
+log() { printf '[system %(%T)T] %s\n' -1 "$*"; }
+
+# Host tools: install what is missing (Debian package names).
+host_packages=(debootstrap qemu-system-x86 busybox-static cpio e2fsprogs dpkg-dev debhelper meson ninja-build
+               pkg-config scdoc libsystemd-dev libudev-dev libyaml-dev libnl-3-dev libnl-route-3-dev libcmocka-dev)
+missing=()
+for p in "${host_packages[@]}"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+        log "installing ${missing[*]}"
+        DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+work=$(mktemp -d /var/tmp/dma-ownerd-system.XXXXXX)
+cleanup() {
+        if [[ ${DMA_OWNERD_SYSTEM_KEEP:-} == 1 ]]; then
+                log "work folder kept: $work"
+        else
+                rm -rf "$work"
+        fi
+}
+trap cleanup EXIT
+
+# The package.
+if [[ -z $deb ]]; then
+        log "building the .deb"
+        if ! DEB_BUILD_OPTIONS=nocheck "$repo/packaging/build-deb.sh" "$work/deb" >"$work/build-deb.log" 2>&1; then
+                tail -40 "$work/build-deb.log"
+                echo "system suite: the .deb did not build"
+                exit 1
+        fi
+        deb=$(ls "$work"/deb/dma-ownerd_*.deb)
+fi
+log "package: $deb"
+
+# The kernel: tests/vm's fetcher when it is there, else our own.
+fetch="$repo/tests/vm/fetch-kernel.sh"
+[[ -x $fetch ]] || fetch="$here/fetch-kernel-fallback.sh"
+kdir=$("$fetch" 6.1 | tail -1)
+vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -1)
+kver=${vmlinuz##*/vmlinuz-}
+moddir="$kdir/lib/modules/$kver"
+log "kernel: $vmlinuz ($fetch)"
+
+rootfs=$("$here/build-rootfs.sh")
+log "root file system: $rootfs"
+
+# A fresh copy of the root, with the modules the guest needs and the package.
+root="$work/root"
+cp -a "$rootfs" "$root"
+rm -f "$root/.complete"
+mkdir -p "$root/lib/modules/$kver"
+cp "$moddir"/modules.builtin "$moddir"/modules.order "$root/lib/modules/$kver/"
+[[ -e $moddir/modules.builtin.modinfo ]] && cp "$moddir/modules.builtin.modinfo" "$root/lib/modules/$kver/"
+for m in $("$here/module-closure.py" "$moddir" vfio-pci vfio_iommu_type1 e1000 crc32c_generic); do
+        install -D -m 0644 "$moddir/$m" "$root/lib/modules/$kver/$m"
+done
+chroot "$root" depmod -a "$kver"
+
+cp "$deb" "$root/tmp/dma-ownerd.deb"
+if ! chroot "$root" dpkg -i /tmp/dma-ownerd.deb >"$work/dpkg.log" 2>&1; then
+        cat "$work/dpkg.log"
+        echo "system suite: dpkg -i failed in the guest root"
+        exit 1
+fi
+rm -f "$root/tmp/dma-ownerd.deb"
+
+echo dmao-guest >"$root/etc/hostname"
+echo "/dev/vda / ext4 rw,errors=remount-ro 0 0" >"$root/etc/fstab"
+mkdir -p "$root/var/log/journal"
+ln -sf /lib/systemd/system/multi-user.target "$root/etc/systemd/system/default.target"
+# The console belongs to the acceptance driver: no getty on it.
+ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
+ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
+install -m 0755 "$here/guest/dma-ownerd-acceptance" "$root/usr/local/sbin/dma-ownerd-acceptance"
+install -m 0644 "$here/guest/dma-ownerd-acceptance.service" "$root/etc/systemd/system/"
+mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
+ln -sf ../dma-ownerd-acceptance.service "$root/etc/systemd/system/multi-user.target.wants/"
+
+image="$work/root.img"
+truncate -s 2G "$image"
+mkfs.ext4 -q -F -L dmao-root -d "$root" "$image"
+rm -rf "$root"
+
+# The initramfs: busybox, the modules for virtio-blk and ext4, an /init that mounts /dev/vda and switches to it.
+ird="$work/initramfs"
+mkdir -p "$ird/bin" "$ird/modules"
+cp /bin/busybox "$ird/bin/busybox"
+: >"$ird/modules.list"
+for m in $("$here/module-closure.py" "$moddir" virtio_pci virtio_blk crc32c_generic ext4); do
+        cp "$moddir/$m" "$ird/modules/"
+        echo "/modules/${m##*/}" >>"$ird/modules.list"
+done
+cat >"$ird/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mkdir -p /proc /sys /dev /newroot
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+for m in $(cat /modules.list); do
+        insmod "$m" || echo "initramfs: insmod $m failed"
+done
+i=0
+while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do
+        sleep 0.1
+        i=$((i + 1))
+done
+if ! mount -t ext4 -o rw /dev/vda /newroot; then
+        echo "initramfs: cannot mount /dev/vda"
+        echo o >/proc/sysrq-trigger
+fi
+umount /proc /sys /dev
+exec switch_root /newroot /sbin/init
+INIT
+chmod +x "$ird/init"
+(cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.img"
+
+# Boot. The guest reboots once by itself (step 5) and powers off at the end; qemu then exits.
+console="$work/console.log"
+log "booting (console: $console)"
+start=$(date +%s)
+set +e
+timeout "${DMA_OWNERD_SYSTEM_TIMEOUT:-600}" qemu-system-x86_64 \
+        -machine q35 -accel tcg -cpu max -smp 2 -m 1024 \
+        -nodefaults -display none -monitor none \
+        -device intel-iommu \
+        -serial "file:$console" \
+        -kernel "$vmlinuz" -initrd "$work/initramfs.img" \
+        -append "console=ttyS0 intel_iommu=on quiet loglevel=4 systemd.show_status=false panic=-1" \
+        -drive "file=$image,format=raw,if=none,id=root,cache=unsafe" -device virtio-blk-pci,drive=root \
+        -device pcie-pci-bridge,id=pbr,bus=pcie.0,addr=0x5 \
+        -device e1000,bus=pbr,addr=0x1 -device e1000,bus=pbr,addr=0x2 \
+        >"$work/qemu.log" 2>&1
+qemu_rc=$?
+set -e
+log "qemu exited with $qemu_rc after $(( $(date +%s) - start )) s"
+
+# Evidence first, then the verdict.
+tr -d '\r' <"$console" >"$work/console.txt"
+sed -n '/^DMAO-/p;/^| /p' "$work/console.txt"
+
+failed=0
+for step in 1 2 3 4 5 6 7 8; do
+        if grep -q "^DMAO-ACCEPTANCE step=$step PASS" "$work/console.txt"; then
+                :
+        elif grep -q "^DMAO-ACCEPTANCE step=$step FAIL" "$work/console.txt"; then
+                failed=1
+        else
+                echo "step $step: no report"
+                failed=1
+        fi
+done
+grep -q '^DMAO-ACCEPTANCE done' "$work/console.txt" || { echo "the acceptance driver did not finish"; failed=1; }
+if [[ $qemu_rc -ne 0 ]]; then
+        echo "qemu: exit $qemu_rc"
+        cat "$work/qemu.log"
+        failed=1
+fi
+if [[ $failed -ne 0 ]]; then
+        echo "---- console (last 120 lines) ----"
+        tail -120 "$work/console.txt"
+        echo "system suite: FAILED"
+        exit 1
+fi
+echo "system suite: all 8 steps passed"
