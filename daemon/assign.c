@@ -13,6 +13,7 @@
 
 #include "assign.h"
 #include "audit.h"
+#include "bus-args.h"
 #include "dma-ownerd/macro.h"
 
 #define DEFAULT_TARGET_DRIVER "vfio-pci"
@@ -83,14 +84,15 @@ PolicyMode manager_effective_mode(const Manager *m) {
 }
 
 int manager_resolve_target(Manager *m, const char *target, unsigned *ret_group) {
-        uint64_t v = 0;
-        size_t n;
+        BusTarget t;
 
-        if (!target)
+        /* The syntax is checked by a pure function (fuzzed by tests/fuzz/fuzz-bus-args.c), bounded in length before
+         * anything else: strictly decimal groups, no sign, no blanks, no "0x", at most INT32_MAX. */
+        if (bus_args_parse_target(target, &t) < 0)
                 return -EINVAL;
 
-        if (pci_address_is_valid(target)) {
-                const Device *d = model_find_device(m->model, target);
+        if (t.kind == BUS_TARGET_DEVICE) {
+                const Device *d = model_find_device(m->model, t.address);
                 if (!d)
                         return -ENXIO;
                 if (d->id.iommu_group < 0)
@@ -99,21 +101,9 @@ int manager_resolve_target(Manager *m, const char *target, unsigned *ret_group) 
                 return 0;
         }
 
-        /* Strictly decimal: no sign, no blanks, no "0x", at most INT32_MAX like the policy's iommu-group. */
-        n = strlen(target);
-        if (n == 0 || n > 10)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                if (target[i] < '0' || target[i] > '9')
-                        return -EINVAL;
-                v = v * 10 + (uint64_t) (target[i] - '0');
-        }
-        if (v > INT32_MAX)
-                return -EINVAL;
-        if (!model_find_group(m->model, (int64_t) v))
+        if (!model_find_group(m->model, (int64_t) t.group))
                 return -ENOENT;
-
-        *ret_group = (unsigned) v;
+        *ret_group = t.group;
         return 0;
 }
 
@@ -396,6 +386,7 @@ static void runtime_group_remove(Manager *m, unsigned group) {
                         memmove(&p->reservations[i], &p->reservations[i + 1],
                                 (p->n_reservations - i - 1) * sizeof(Reservation));
                         p->n_reservations--;
+                        (void) policy_index_rebuild(p); /* without memory: matched linearly, still right */
                         break;
                 }
 }
@@ -441,6 +432,7 @@ int manager_apply_runtime(Manager *m) {
                         .driver = TAKE_PTR(driver),
                         .whole_group = true,
                 };
+                (void) policy_index_rebuild(p);
         }
         return 0;
 }
@@ -561,6 +553,272 @@ static int reload_persisted(Manager *m, AssignReport *rep) {
         return r < 0 ? r : 0;
 }
 
+/* ---- runtime state: <runtime_dir>/state ----
+ *
+ * Groups assigned without persist survive a restart of the daemon but not a reboot: the file lives under /run. It
+ * doubles as the journal of an assignment in flight: before the first sysfs write of an AssignGroup the file gains
+ * an "assigning" record with every member's state as it was, and loses it once the assignment succeeded or was
+ * rolled back. A daemon killed in between finds the record at start and rolls those members back, so a restart
+ * never leaves a group half-moved and unreported. Rewritten whole, atomically, on every change:
+ *
+ *   group N DRIVER                         a group assigned at run time
+ *   assigning N DRIVER                     at most one: an AssignGroup that did not finish
+ *   member ADDRESS DRIVER|- OVERRIDE|-     its members before it started ("-": none), only those it moves
+ *
+ * The file is root's, in a 0700 directory; it is still parsed strictly (anything malformed is skipped, loudly). */
+
+#define RUNTIME_STATE_FILE "state"
+#define RUNTIME_STATE_SIZE_MAX (1024 * 1024)
+#define RUNTIME_STATE_LINE_MAX 256
+
+typedef struct InFlight {
+        unsigned group;
+        const char *driver;
+        const Member *members;
+        size_t n_members;
+} InFlight;
+
+static int runtime_state_format(const Manager *m, const InFlight *f, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *out;
+
+        out = open_memstream(&buf, &size);
+        if (!out)
+                return -ENOMEM;
+        fputs("# dma-ownerd runtime state: groups assigned until the next reboot. Rewritten by the daemon.\n", out);
+        for (size_t i = 0; i < m->n_runtime_groups; i++)
+                fprintf(out, "group %u %s\n", m->runtime_groups[i].number, m->runtime_groups[i].driver);
+        if (f) {
+                fprintf(out, "assigning %u %s\n", f->group, f->driver);
+                for (size_t i = 0; i < f->n_members; i++) {
+                        const Member *mb = &f->members[i];
+                        if (!mb->act)
+                                continue;
+                        fprintf(out, "member %s %s %s\n", mb->address, mb->driver[0] ? mb->driver : "-",
+                                mb->has_override && mb->override[0] ? mb->override : "-");
+                }
+        }
+        if (fclose(out) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* Temp file, fsync, rename, fsync the directory: a crash leaves the old state or the new one. */
+static int runtime_state_write(Manager *m, const InFlight *f) {
+        const char *dir = m->config.runtime_dir;
+        _cleanup_free_ char *content = NULL, *tmp = NULL;
+        _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
+        int r;
+
+        if (!dir)
+                return 0;
+
+        r = runtime_state_format(m, f, &content);
+        if (r < 0)
+                return r;
+
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        if (asprintf(&tmp, ".#" RUNTIME_STATE_FILE ".%d", (int) getpid()) < 0)
+                return -ENOMEM;
+
+        (void) unlinkat(dfd, tmp, 0);
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        r = write_all(fd, content);
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(dfd, tmp, dfd, RUNTIME_STATE_FILE) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlinkat(dfd, tmp, 0);
+                return r;
+        }
+        (void) fsync(dfd);
+        return 0;
+}
+
+static void runtime_state_save(Manager *m, AssignReport *rep) {
+        int r = runtime_state_write(m, NULL);
+        if (r < 0) {
+                log_msg(LOG_ERR, "cannot write the runtime state to %s/%s: %s", m->config.runtime_dir,
+                        RUNTIME_STATE_FILE, strerror(-r));
+                report_line(rep, "warning: the runtime state could not be saved (%s); a restart of the daemon "
+                                 "would not restore it", strerror(-r));
+        }
+}
+
+/* "-" for none; otherwise a valid driver name. */
+static int parse_optional_driver(const char *s, char ret[DRIVER_NAME_MAX + 1]) {
+        if (streq_ptr(s, "-")) {
+                ret[0] = '\0';
+                return 0;
+        }
+        if (!driver_name_is_valid(s))
+                return -EINVAL;
+        snprintf(ret, DRIVER_NAME_MAX + 1, "%s", s);
+        return 0;
+}
+
+/* Splits one line into at most 4 blank-separated words, in place. */
+static size_t split_words(char *line, char *words[4]) {
+        size_t n = 0;
+        char *save = NULL;
+
+        for (char *w = strtok_r(line, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                if (n == 4)
+                        return 5; /* too many */
+                words[n++] = w;
+        }
+        return n;
+}
+
+int manager_load_runtime(Manager *m) {
+        _cleanup_free_ char *path = NULL, *content = NULL, *rule_name = NULL;
+        _cleanup_free_ Member *members = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_(assign_report_done) AssignReport rep = {};
+        bool in_flight = false;
+        unsigned in_flight_group = 0;
+        size_t n_members = 0, n_bad = 0, size = 0;
+        struct stat st;
+        int r;
+
+        if (!m->config.runtime_dir)
+                return 0;
+        if (asprintf(&path, "%s/" RUNTIME_STATE_FILE, m->config.runtime_dir) < 0)
+                return -ENOMEM;
+
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0) {
+                if (errno == ENOENT)
+                        return 0; /* first start since boot */
+                log_msg(LOG_ERR, "cannot open the runtime state %s: %m", path);
+                return -errno;
+        }
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_size > RUNTIME_STATE_SIZE_MAX) {
+                log_msg(LOG_ERR, "ignoring the runtime state %s: not a regular file of at most %d bytes", path,
+                        RUNTIME_STATE_SIZE_MAX);
+                return -EINVAL;
+        }
+        content = malloc((size_t) st.st_size + 1);
+        if (!content)
+                return -ENOMEM;
+        while (size < (size_t) st.st_size) {
+                ssize_t k = read(fd, content + size, (size_t) st.st_size - size);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        break;
+                size += (size_t) k;
+        }
+        content[size] = '\0';
+        if (strlen(content) != size)
+                log_msg(LOG_WARNING, "%s: holds a NUL byte; what follows it is ignored", path);
+
+        members = calloc(1, sizeof(Member));
+        if (!members)
+                return -ENOMEM;
+
+        char *save = NULL;
+        unsigned line_no = 0;
+        for (char *line = strtok_r(content, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *w[4] = {};
+                unsigned group;
+                size_t n;
+
+                line_no++;
+                if (line[0] == '#')
+                        continue;
+                if (strlen(line) > RUNTIME_STATE_LINE_MAX) {
+                        n_bad++;
+                        continue;
+                }
+                n = split_words(line, w);
+                if (n == 3 && (streq_ptr(w[0], "group") || streq_ptr(w[0], "assigning")) &&
+                    bus_args_parse_group_number(w[1], &group) >= 0 && driver_name_is_valid(w[2])) {
+                        if (streq_ptr(w[0], "group")) {
+                                r = runtime_group_add(m, group, w[2]);
+                                if (r < 0)
+                                        return r;
+                        } else if (!in_flight) {
+                                in_flight = true;
+                                in_flight_group = group;
+                        } else
+                                n_bad++;
+                        continue;
+                }
+                if (n == 4 && streq_ptr(w[0], "member") && in_flight && pci_address_is_valid(w[1])) {
+                        Member mb = { .act = true, .touched = true };
+
+                        memcpy(mb.address, w[1], PCI_ADDRESS_STRLEN);
+                        if (parse_optional_driver(w[2], mb.driver) >= 0 &&
+                            parse_optional_driver(w[3], mb.override) >= 0) {
+                                Member *l;
+
+                                mb.has_override = mb.override[0] != '\0';
+                                /* At most one record per member; a group has far fewer than this. */
+                                if (n_members >= 4096) {
+                                        n_bad++;
+                                        continue;
+                                }
+                                l = reallocarray(members, n_members + 1, sizeof(Member));
+                                if (!l)
+                                        return -ENOMEM;
+                                members = l;
+                                members[n_members++] = mb;
+                                continue;
+                        }
+                }
+                log_msg(LOG_WARNING, "%s:%u: malformed runtime state line, ignored", path, line_no);
+                n_bad++;
+        }
+
+        if (m->n_runtime_groups > 0)
+                log_msg(LOG_NOTICE, "restored %zu group(s) assigned at run time from %s", m->n_runtime_groups, path);
+
+        if (in_flight) {
+                log_msg(LOG_WARNING, "group %u: an assignment was interrupted (the daemon died during it); rolling "
+                                     "back its %zu member(s)", in_flight_group, n_members);
+                if (asprintf(&rule_name, "runtime-group-%u", in_flight_group) < 0)
+                        return -ENOMEM;
+                for (size_t i = n_members; i > 0; i--) {
+                        const Member *mb = &members[i - 1];
+                        if (!model_find_device(m->model, mb->address)) {
+                                report_line(&rep, "%s: gone, nothing to roll back", mb->address);
+                                continue;
+                        }
+                        rollback_member(m, in_flight_group, mb, rule_name, &rep);
+                }
+                for (size_t i = 0; i < rep.n_lines; i++)
+                        log_msg(LOG_WARNING, "group %u: recovery: %s", in_flight_group, rep.lines[i]);
+                if (rep.n_lines == 0)
+                        log_msg(LOG_NOTICE, "group %u: recovery: nothing had been written yet", in_flight_group);
+        }
+
+        r = manager_apply_runtime(m);
+        if (r < 0)
+                return r;
+
+        /* Drop the finished journal (and any malformed line) for good. */
+        if (in_flight || n_bad > 0) {
+                r = runtime_state_write(m, NULL);
+                if (r < 0)
+                        log_msg(LOG_ERR, "cannot rewrite the runtime state %s: %s", path, strerror(-r));
+        }
+        return 0;
+}
+
 int manager_check_assign(Manager *m, unsigned group, bool *ret_viable, char ***ret_reasons) {
         _cleanup_free_ Member *members = NULL;
         _cleanup_(assign_report_done) AssignReport rep = {};
@@ -640,6 +898,16 @@ int manager_assign_group(Manager *m, unsigned group, uint64_t flags, AssignRepor
                 return 0;
         }
 
+        /* The journal first: a daemon killed from here on rolls these members back when it starts again. Without
+         * it a crash could leave the group half-moved with nobody knowing, so no journal, no writes. */
+        r = runtime_state_write(m, &(InFlight) { .group = group, .driver = target, .members = members,
+                                                  .n_members = n });
+        if (r < 0) {
+                report_failure(rep, NULL, "group %u: cannot record the assignment in %s/%s before starting it: %s",
+                               group, m->config.runtime_dir, RUNTIME_STATE_FILE, strerror(-r));
+                return r;
+        }
+
         for (size_t i = 0; i < n; i++) {
                 if (!members[i].act)
                         continue;
@@ -652,12 +920,14 @@ int manager_assign_group(Manager *m, unsigned group, uint64_t flags, AssignRepor
                 for (size_t j = i + 1; j > 0; j--)
                         if (members[j - 1].touched)
                                 rollback_member(m, group, &members[j - 1], rule_name, rep);
+                runtime_state_save(m, rep);
                 return r;
         }
 
         r = runtime_group_add(m, group, target);
         if (r < 0)
                 return r;
+        runtime_state_save(m, rep);
         r = manager_apply_runtime(m);
         if (r < 0)
                 return r;
@@ -782,6 +1052,7 @@ int manager_release_group(Manager *m, unsigned group, uint64_t flags, AssignRepo
         }
 
         runtime_group_remove(m, group);
+        runtime_state_save(m, rep);
         log_msg(LOG_NOTICE, "group %u released to the host", group);
 
         if (flags & ASSIGN_PERSIST) {

@@ -55,6 +55,11 @@ int manager_check_assign(Manager *m, unsigned group, bool *ret_viable, char ***r
 int manager_assign_group(Manager *m, unsigned group, uint64_t flags, AssignReport *report);
 int manager_release_group(Manager *m, unsigned group, uint64_t flags, AssignReport *report);
 
+/* At start, before the first reconciliation: restore the groups assigned at run time from
+ * <config.runtime_dir>/state, roll back the members of an assignment the previous daemon did not finish (it died),
+ * and merge them into the policy. Nothing to do without a runtime_dir. */
+int manager_load_runtime(Manager *m);
+
 /* The runtime mode override (SetMode); takes effect at once and reconciles every group. */
 int manager_set_mode_override(Manager *m, PolicyMode mode);
 

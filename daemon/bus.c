@@ -7,6 +7,7 @@
 
 #include "assign.h"
 #include "audit.h"
+#include "bus-args.h"
 #include "bus-internal.h"
 #include "dma-ownerd/macro.h"
 
@@ -20,20 +21,8 @@ const char *bus_safe_string(const char *s) {
 }
 
 int bus_parse_group_number(const char *s, unsigned *ret) {
-        uint64_t v = 0;
-        size_t n = s ? strlen(s) : 0;
-
-        if (n == 0 || n > 10)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                if (s[i] < '0' || s[i] > '9')
-                        return -EINVAL;
-                v = v * 10 + (uint64_t) (s[i] - '0');
-        }
-        if (v > INT32_MAX)
-                return -EINVAL;
-        *ret = (unsigned) v;
-        return 0;
+        /* The pure parser, fuzzed by tests/fuzz/fuzz-bus-args.c. */
+        return bus_args_parse_group_number(s, ret);
 }
 
 int bus_group_path(unsigned number, char **ret) {

@@ -19,6 +19,7 @@ typedef struct ManagerConfig {
         const char *kernel_release; /* NULL: uname() */
         const char *netdev_fake;    /* NULL: libnl-route */
         PolicyPaths policy_paths;
+        const char *runtime_dir;    /* runtime assignments kept across restarts ("/run/dma-ownerd"); NULL: not kept */
 } ManagerConfig;
 
 /* Observers of the event path (the D-Bus layer): told after the fact, never asked for permission. */
@@ -49,7 +50,8 @@ typedef struct Manager {
         uint64_t write_failures;
 
         /* Runtime state set over D-Bus (daemon/assign.c): groups assigned at run time stay reserved, and the mode may
-         * be overridden. Merged into `policy` by manager_apply_runtime() after every load; lost on restart. */
+         * be overridden. Merged into `policy` by manager_apply_runtime() after every load; the groups are kept in
+         * config.runtime_dir across restarts (manager_load_runtime()), the mode override is lost on restart. */
         RuntimeGroup *runtime_groups;
         size_t n_runtime_groups;
         bool has_mode_override;

@@ -11,11 +11,19 @@
 
 #define POLKIT_CHECK_ALLOW_USER_INTERACTION 1u
 
+/* Each pending query keeps the caller's message (at most the bus's message size) until polkit answers, up to 300 s
+ * for an interactive one: bounded per sender and in total, so a caller that fires privileged calls and never waits
+ * for them cannot make the daemon hold an unbounded amount of memory. Beyond the bounds the call is refused at
+ * once (LimitsExceeded), which costs nothing to retry later. A sender that disconnects loses its queries. */
+#define POLKIT_QUERIES_PER_SENDER_MAX 16u
+#define POLKIT_QUERIES_MAX 256u
+
 typedef struct PolkitQuery PolkitQuery;
 
 struct PolkitQuery {
         Polkit *polkit;
         sd_bus_slot *slot;    /* the outstanding CheckAuthorization */
+        sd_bus_track *track;  /* the caller's connection: gone, the query goes too */
         sd_bus_message *call; /* the method call waiting for its answer */
         char *action;
         PolkitAuthorizedFn fn;
@@ -26,6 +34,7 @@ struct PolkitQuery {
 struct Polkit {
         sd_bus *bus;
         PolkitQuery *queries;
+        size_t n_queries;
 };
 
 static void query_free(PolkitQuery *q) {
@@ -37,6 +46,9 @@ static void query_free(PolkitQuery *q) {
                 q->polkit->queries = q->next;
         if (q->next)
                 q->next->prev = q->prev;
+        q->polkit->n_queries--;
+        /* Unreferencing the slot cancels the pending CheckAuthorization: a late answer finds no callback. */
+        sd_bus_track_unref(q->track);
         sd_bus_slot_unref(q->slot);
         sd_bus_message_unref(q->call);
         free(q->action);
@@ -117,6 +129,23 @@ static int on_check_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         return 0;
 }
 
+static int on_caller_gone(sd_bus_track *track, void *userdata) {
+        PolkitQuery *q = userdata;
+
+        log_msg(LOG_DEBUG, "the caller waiting for %s disconnected: query dropped", q->action);
+        query_free(q);
+        return 0;
+}
+
+static size_t queries_of_sender(const Polkit *p, const char *sender) {
+        size_t n = 0;
+
+        for (const PolkitQuery *q = p->queries; q; q = q->next)
+                if (streq_ptr(sd_bus_message_get_sender(q->call), sender))
+                        n++;
+        return n;
+}
+
 int polkit_authorize(Polkit *p, sd_bus_message *call, const char *action, PolkitAuthorizedFn fn, void *userdata,
                      sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *check = NULL;
@@ -134,6 +163,11 @@ int polkit_authorize(Polkit *p, sd_bus_message *call, const char *action, Polkit
         sender = sd_bus_message_get_sender(call);
         if (!sender)
                 return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "Caller has no bus name");
+
+        if (p->n_queries >= POLKIT_QUERIES_MAX || queries_of_sender(p, sender) >= POLKIT_QUERIES_PER_SENDER_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many authorization checks pending (at most %u per caller, %u in total)",
+                                         POLKIT_QUERIES_PER_SENDER_MAX, POLKIT_QUERIES_MAX);
 
         r = sd_bus_message_new_method_call(p->bus, &check, "org.freedesktop.PolicyKit1",
                                            "/org/freedesktop/PolicyKit1/Authority",
@@ -162,9 +196,18 @@ int polkit_authorize(Polkit *p, sd_bus_message *call, const char *action, Polkit
         if (p->queries)
                 p->queries->prev = q;
         p->queries = q;
+        p->n_queries++;
         if (!q->action) {
                 query_free(q);
                 return -ENOMEM;
+        }
+
+        r = sd_bus_track_new(p->bus, &q->track, on_caller_gone, q);
+        if (r >= 0)
+                r = sd_bus_track_add_sender(q->track, call);
+        if (r < 0) {
+                query_free(q);
+                return r;
         }
 
         /* An interactive check may wait for a human: give it far longer than the default 25 s. */

@@ -31,6 +31,12 @@ static inline bool source_mark_is_builtin(const SourceMark *m) {
         return m->line == 0 && streq_ptr(m->file, POLICY_BUILTIN_FILE);
 }
 
+/* fnmatch(pattern, s, 0) == 0, without fnmatch's per-call setup for the globs policies hold: those without '[' or
+ * '\\' are matched by a plain '*'/'?' walk (exactly fnmatch's answer for ASCII), the rest by fnmatch. */
+bool policy_glob_match(const char *pattern, const char *s);
+
+void policy_index_free(struct PolicyIndex *index);
+
 int policy_errors_add(PolicyErrors *e, const char *file, unsigned line, unsigned column, const char *format, ...)
         _printf_(5, 6);
 int policy_errors_addv(PolicyErrors *e, const char *file, unsigned line, unsigned column, const char *format,

@@ -138,6 +138,7 @@ static void policy_done(Policy *p) {
         for (size_t i = 0; i < p->n_files; i++)
                 free(p->files[i]);
         free(p->files);
+        policy_index_free(p->index);
         *p = (Policy) {};
 }
 
@@ -1160,6 +1161,9 @@ static int fragment_apply(Parser *P, Policy *p) {
         memcpy(p->files + p->n_files, f->files, f->n_files * sizeof(char *));
         p->n_files += f->n_files;
         f->n_files = 0;
+
+        /* Without memory for the index the merge still holds: matching just tries every rule. */
+        (void) policy_index_rebuild(p);
         return 0;
 }
 

@@ -88,6 +88,11 @@ typedef struct Policy {
 
         char **files; /* the files that were merged, in merge order; owns the strings SourceMark.file points to */
         size_t n_files;
+
+        /* The reservations compiled into candidate lists (by IOMMU group, by vendor, the rest), so that matching a
+         * device tests only the rules that can select it. Built by every merge; NULL (or built for another array)
+         * means policy_match_reservation() falls back to trying every rule in order. */
+        struct PolicyIndex *index;
 } Policy;
 
 /* A load collects every error it finds rather than stopping at the first one. */
@@ -161,8 +166,12 @@ bool driver_is_vfio(const char *driver);
 
 bool device_match(const DeviceMatch *m, const PciIdentity *id);
 
-/* The first reservation whose match selects this device directly, or NULL. */
+/* The first reservation (in merge order) whose match selects this device directly, or NULL. */
 const Reservation *policy_match_reservation(const Policy *p, const PciIdentity *id);
+
+/* Recompile p->index after changing p->reservations in place (every merge does it itself). On -ENOMEM the index is
+ * dropped and matching stays correct, only linear. */
+int policy_index_rebuild(Policy *p);
 
 const char *policy_mode_to_string(PolicyMode m);
 const char *violation_action_to_string(ViolationAction a);

@@ -4,8 +4,8 @@
 # The test command of dma-ownerd: `bash tests/run-tests.sh` (as root on a fresh Debian 12, or as anyone once the
 # build dependencies are installed). Three stages, each in its own build directory under the repository:
 #
-#   gcc    build/       -Dwerror=true                                  suites unit + integration
-#   asan   build-asan/  gcc, -Db_sanitize=address,undefined            suites unit + integration
+#   gcc    build/       -Dwerror=true                                  suites unit + integration + system + hostile
+#   asan   build-asan/  gcc, -Db_sanitize=address,undefined            suites unit + integration + hostile
 #   fuzz   build-fuzz/  clang, -Dfuzz=true, -Db_sanitize=address,undefined   suite fuzz
 #
 # A stage that fails does not stop the next one. The totals come from each stage's meson-logs/testlog.json: OK and
@@ -153,10 +153,10 @@ fi
 for stage in $stages; do
         case $stage in
         gcc)
-                run_stage gcc build gcc "unit integration" -Dwerror=true
+                run_stage gcc build gcc "unit integration system hostile" -Dwerror=true
                 ;;
         asan)
-                run_stage asan build-asan gcc "unit integration" -Db_sanitize=address,undefined -Db_lundef=false
+                run_stage asan build-asan gcc "unit integration hostile" -Db_sanitize=address,undefined -Db_lundef=false
                 ;;
         fuzz)
                 run_stage fuzz build-fuzz clang "fuzz" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "dma-ownerd/macro.h"
+#include "policy-internal.h"
 #include "policy.h"
 
 static bool str_eq(const char *a, const char *b) {
@@ -874,6 +876,185 @@ static void test_match_reservation(void **state) {
         assert_null(policy_match_reservation(p, &id));
 }
 
+/* ---- the reservation index against the plain definition ---- */
+
+/* xorshift64*: fixed seeds, so a failure replays. */
+static uint64_t test_rng = 0x2545f4914f6cdd1dull;
+
+static uint32_t rnd(uint32_t n) {
+        test_rng ^= test_rng >> 12;
+        test_rng ^= test_rng << 25;
+        test_rng ^= test_rng >> 27;
+        return (uint32_t) ((test_rng * 0x2545f4914f6cdd1dull) >> 32) % n;
+}
+
+/* The definition, written out independently of the policy layer: every field that is set must agree, the address
+ * glob by fnmatch(3); the first such rule in merge order wins. */
+static bool reference_device_match(const DeviceMatch *m, const PciIdentity *id) {
+        return (m->vendor < 0 || (uint32_t) m->vendor == id->vendor) &&
+               (m->device < 0 || (uint32_t) m->device == id->device) &&
+               (m->subsystem_vendor < 0 || (uint32_t) m->subsystem_vendor == id->subsystem_vendor) &&
+               (m->subsystem_device < 0 || (uint32_t) m->subsystem_device == id->subsystem_device) &&
+               (!m->has_class || ((id->class ^ m->class_value) & m->class_mask) == 0) &&
+               (m->iommu_group < 0 || m->iommu_group == id->iommu_group) &&
+               (!m->address_glob || fnmatch(m->address_glob, id->address, 0) == 0);
+}
+
+static const Reservation *reference_match(const Policy *p, const PciIdentity *id) {
+        for (size_t i = 0; i < p->n_reservations; i++)
+                if (reference_device_match(&p->reservations[i].match, id))
+                        return &p->reservations[i];
+        return NULL;
+}
+
+static const char *const random_globs[] = {
+        "0000:0?:00.*", "0000:01:*", "0001:*:*.*", "*.3", "*", "0000:0[0-2]:00.?", "0000:0[!1]:*.[13]",
+        "????:01:00.0", "0000:01:00.0", "*:00.*", "0000:*0.1", "*0*0*", "0000:02:00.[0-7]", "0000:01:00.*1",
+};
+static const uint16_t random_vendors[] = { 0x8086, 0x10de, 0x1af4, 0x1002 };
+
+/* One reservation, with each key present or not at random, over small domains so that rules overlap a lot. */
+static void random_reservation(FILE *f, unsigned n) {
+        unsigned keys = 0;
+
+        fprintf(f, "  - name: r%u\n    match:\n", n);
+        while (keys == 0) {
+                if (rnd(3) == 0)
+                        keys++, fprintf(f, "      iommu-group: %u\n", rnd(6));
+                if (rnd(2) == 0)
+                        keys++, fprintf(f, "      vendor: 0x%04x\n", random_vendors[rnd(ELEMENTSOF(random_vendors))]);
+                if (rnd(4) == 0)
+                        keys++, fprintf(f, "      device: 0x%04x\n", 0x1000 + rnd(3));
+                if (rnd(6) == 0)
+                        keys++, fprintf(f, "      subsystem-vendor: 0x%04x\n", 0x1028 + rnd(2));
+                if (rnd(6) == 0)
+                        keys++, fprintf(f, "      subsystem-device: 0x%04x\n", rnd(2));
+                if (rnd(4) == 0) {
+                        keys++;
+                        fprintf(f, "      class: 0x%06x\n", (0x01 + rnd(3)) << 16 | rnd(2) << 8);
+                        if (rnd(2) == 0)
+                                fprintf(f, "      class-mask: 0xff0000\n");
+                }
+                if (rnd(3) == 0)
+                        keys++, fprintf(f, "      address: \"%s\"\n", random_globs[rnd(ELEMENTSOF(random_globs))]);
+        }
+}
+
+static PciIdentity random_identity(void) {
+        PciIdentity id = {
+                .vendor = random_vendors[rnd(ELEMENTSOF(random_vendors))],
+                .device = (uint16_t) (0x1000 + rnd(3)),
+                .subsystem_vendor = (uint16_t) (0x1028 + rnd(2)),
+                .subsystem_device = (uint16_t) rnd(2),
+                .class = (0x01 + rnd(3)) << 16 | rnd(2) << 8 | rnd(2),
+                .iommu_group = (int64_t) rnd(7) - 1,
+        };
+        (void) snprintf(id.address, sizeof(id.address), "%04x:%02x:%02x.%u", rnd(2), rnd(3), rnd(2) * 16, rnd(8));
+        return id;
+}
+
+static void assert_same_answers(const Policy *p, unsigned n_identities) {
+        for (unsigned k = 0; k < n_identities; k++) {
+                PciIdentity id = random_identity();
+                assert_ptr_equal(policy_match_reservation(p, &id), reference_match(p, &id));
+        }
+}
+
+static void test_index_matches_linear(void **state) {
+        for (unsigned round = 0; round < 200; round++) {
+                _cleanup_policy_ Policy *p = NULL;
+                unsigned n_files = 1 + rnd(3), n = 0;
+
+                assert_int_equal(policy_new_default(&p), 0);
+                /* Several merges: the index must keep merge order across files. */
+                for (unsigned file = 0; file < n_files; file++) {
+                        _cleanup_free_ char *text = NULL;
+                        size_t size = 0;
+                        FILE *f = open_memstream(&text, &size);
+                        unsigned n_rules = rnd(40);
+
+                        assert_non_null(f);
+                        fputs("reservations:\n", f);
+                        for (unsigned i = 0; i < n_rules; i++)
+                                random_reservation(f, n++);
+                        fputs(n_rules == 0 ? "mode: enforce\n" : "", f);
+                        assert_int_equal(fclose(f), 0);
+                        if (n_rules == 0) {
+                                free(text);
+                                text = strdup("mode: enforce\n");
+                                assert_non_null(text);
+                        }
+                        assert_int_equal(policy_merge_buffer(p, "random.yaml", text, strlen(text), NULL), 0);
+                }
+                assert_int_equal(p->n_reservations, n);
+                if (n > 0)
+                        assert_non_null(p->index); /* the indexed path is the one under test */
+                assert_same_answers(p, 300);
+
+                /* Changed in place as run-time reservations are: a stale index is not trusted... */
+                if (p->n_reservations > 1) {
+                        Reservation gone = p->reservations[0];
+                        memmove(&p->reservations[0], &p->reservations[1],
+                                (p->n_reservations - 1) * sizeof(Reservation));
+                        p->n_reservations--;
+                        assert_same_answers(p, 50);
+                        /* ...and a rebuilt one is used again. */
+                        assert_int_equal(policy_index_rebuild(p), 0);
+                        assert_non_null(p->index);
+                        assert_same_answers(p, 300);
+                        p->reservations[p->n_reservations++] = gone; /* so that policy_free() frees it */
+                        assert_int_equal(policy_index_rebuild(p), 0);
+                        assert_same_answers(p, 50);
+                }
+        }
+}
+
+/* The glob matcher the index and the driver verdicts use gives fnmatch's answer. */
+static void test_glob_match_is_fnmatch(void **state) {
+        static const char pattern_chars[] = "ab-_.:*?*[]!01";
+        static const char string_chars[] = "ab-_.:01*?[";
+
+        for (unsigned k = 0; k < 200000; k++) {
+                char pattern[8], s[8];
+                size_t lp = rnd(sizeof(pattern)), ls = rnd(sizeof(s));
+
+                for (size_t i = 0; i < lp; i++)
+                        pattern[i] = pattern_chars[rnd(sizeof(pattern_chars) - 1)];
+                pattern[lp] = '\0';
+                for (size_t i = 0; i < ls; i++)
+                        s[i] = string_chars[rnd(sizeof(string_chars) - 1)];
+                s[ls] = '\0';
+                if (policy_glob_match(pattern, s) != (fnmatch(pattern, s, 0) == 0))
+                        fail_msg("glob \"%s\" on \"%s\": fnmatch says %d", pattern, s, fnmatch(pattern, s, 0) == 0);
+        }
+        assert_true(policy_glob_match("0000:0?:00.*", "0000:01:00.3"));
+        assert_false(policy_glob_match("0000:0?:00.*", "0000:11:00.3"));
+        assert_true(policy_glob_match("*_vfio_pci", "mlx5_vfio_pci"));
+        assert_false(policy_glob_match("*_vfio_pci", "mlx5_vfio_pcie"));
+}
+
+/* The built-in set spelled out answers as the globs it lists. */
+static void test_builtin_set_is_the_globs(void **state) {
+        static const char *const names[] = {
+                "vfio-pci", "-vfio-pci", "mlx5-vfio-pci", "mlx5_vfio_pci", "_vfio_pci", "vfio_pci", "vfio-pcie",
+                "xvfio-pci", "pci-stub", "pci-stubb", "pcieport", "pcieportx", "nvme", "e1000e", "a*-vfio-pci",
+                "vfio-pci-", "hisi_acc_vfio_pci", "virtio-pci", "", "x",
+        };
+        static const char *const globs[] = { "vfio-pci", "*-vfio-pci", "*_vfio_pci", "pci-stub", "pcieport" };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                bool vfio = false, managed = false;
+
+                for (size_t g = 0; g < ELEMENTSOF(globs); g++)
+                        if (names[i][0] && fnmatch(globs[g], names[i], 0) == 0) {
+                                managed = true;
+                                vfio = vfio || g < 3;
+                        }
+                assert_int_equal(driver_is_vfio(names[i]), vfio);
+                assert_int_equal(driver_manages_dma(names[i]), managed);
+        }
+}
+
 static char *print_to_string(const Policy *p) {
         char *out = NULL;
         size_t size = 0;
@@ -1030,6 +1211,9 @@ int main(void) {
                 cmocka_unit_test(test_driver_sets),
                 cmocka_unit_test(test_device_match),
                 cmocka_unit_test(test_match_reservation),
+                cmocka_unit_test(test_index_matches_linear),
+                cmocka_unit_test(test_glob_match_is_fnmatch),
+                cmocka_unit_test(test_builtin_set_is_the_globs),
                 cmocka_unit_test(test_print_round_trip),
                 cmocka_unit_test(test_check_main),
         };
