@@ -1178,7 +1178,7 @@ static int scan_devices(Model *m) {
         }
 
         /* Groups come from each device's own iommu_group link. Listing kernel/iommu_groups as well to cross-check
-         * them cost an eighth of the scan and could only find races with hotplug, which the uevents that follow
+         * them cost a tenth of the scan and could only find races with hotplug, which the uevents that follow
          * repair anyway. */
         m->devices = devices;
         m->n_devices = n;

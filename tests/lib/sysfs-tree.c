@@ -172,23 +172,15 @@ static unsigned long read_hex_file(const char *dir, const char *name) {
 
 static char *link_basename(const char *link);
 
-static int uevent_regenerate(const char *devdir) {
-        _cleanup_free_ char *link = NULL, *driver = NULL, *slot = NULL, *driver_line = NULL, *contents = NULL;
+static int uevent_write(const char *devdir, const char *driver, unsigned long vendor, unsigned long device,
+                        unsigned long sv, unsigned long sd, unsigned long class) {
+        _cleanup_free_ char *slot = NULL, *driver_line = NULL, *contents = NULL;
         int r;
-
-        r = join(&link, "%s/driver", devdir);
-        if (r < 0)
-                return r;
-        driver = link_basename(link);
 
         const char *base = strrchr(devdir, '/');
         slot = strdup(base ? base + 1 : devdir);
         if (!slot)
                 return -ENOMEM;
-
-        unsigned long vendor = read_hex_file(devdir, "vendor"), device = read_hex_file(devdir, "device"),
-                      sv = read_hex_file(devdir, "subsystem_vendor"), sd = read_hex_file(devdir, "subsystem_device"),
-                      class = read_hex_file(devdir, "class");
 
         r = join(&driver_line, "DRIVER=%s\n", driver ? driver : "");
         if (r < 0)
@@ -202,6 +194,23 @@ static int uevent_regenerate(const char *devdir) {
                 return r;
         return write_attr(devdir, "uevent", "%s", contents);
 }
+
+static int uevent_regenerate(const char *devdir) {
+        _cleanup_free_ char *link = NULL, *driver = NULL;
+        int r;
+
+        r = join(&link, "%s/driver", devdir);
+        if (r < 0)
+                return r;
+        driver = link_basename(link);
+
+        return uevent_write(devdir, driver, read_hex_file(devdir, "vendor"), read_hex_file(devdir, "device"),
+                            read_hex_file(devdir, "subsystem_vendor"), read_hex_file(devdir, "subsystem_device"),
+                            read_hex_file(devdir, "class"));
+}
+
+/* sysfs_tree_set_driver(); `added`, when given, is the device just written, whose ids need not be read back. */
+static int set_driver(const char *root, const char *address, const char *driver, const TreeDevice *added);
 
 int sysfs_tree_new(char **ret_root) {
         static const char *const dirs[] = { DEVICES_DIR, "bus/pci/devices", "bus/pci/drivers", "kernel/iommu_groups" };
@@ -429,7 +438,7 @@ int sysfs_tree_add_device(const char *root, const TreeDevice *d) {
                 return r;
 
         /* Bound last, as the kernel binds after the device is registered; that writes the uevent file too. */
-        return sysfs_tree_set_driver(root, d->address, d->driver);
+        return set_driver(root, d->address, d->driver, d);
 }
 
 static int rm_rf_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
@@ -543,7 +552,18 @@ int sysfs_tree_remove_device(const char *root, const char *address) {
         return rm_rf(devdir);
 }
 
+static int uevent_update(const char *devdir, const char *driver, const TreeDevice *added) {
+        if (!added)
+                return uevent_regenerate(devdir);
+        return uevent_write(devdir, driver, added->vendor, added->device, added->subsystem_vendor,
+                            added->subsystem_device, added->class & 0xffffff);
+}
+
 int sysfs_tree_set_driver(const char *root, const char *address, const char *driver) {
+        return set_driver(root, address, driver, NULL);
+}
+
+static int set_driver(const char *root, const char *address, const char *driver, const TreeDevice *added) {
         _cleanup_free_ char *devdir = NULL, *link = NULL, *old = NULL;
         int r;
 
@@ -574,7 +594,7 @@ int sysfs_tree_set_driver(const char *root, const char *address, const char *dri
         }
 
         if (!driver)
-                return uevent_regenerate(devdir);
+                return uevent_update(devdir, NULL, added);
 
         _cleanup_free_ char *target = NULL, *back = NULL, *back_target = NULL;
 
@@ -597,7 +617,7 @@ int sysfs_tree_set_driver(const char *root, const char *address, const char *dri
         r = symlink_replace(back_target, back);
         if (r < 0)
                 return r;
-        return uevent_regenerate(devdir);
+        return uevent_update(devdir, driver, added);
 }
 
 char *sysfs_tree_read(const char *root, const char *relpath) {
