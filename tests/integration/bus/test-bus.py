@@ -33,6 +33,7 @@ for tool in ('dbus-daemon', 'busctl'):
 
 DAEMON = os.environ['DMA_OWNERD']
 MKTREE = os.environ['BUS_MKTREE']
+CTL = os.environ['DMA_OWNERCTL']
 UNITS = os.environ['UNITS_DIR']
 
 NAME = 'org.dmaownerd1'
@@ -225,6 +226,7 @@ def eq(actual, expected, what=''):
 
 def test_introspect(e):
     out = e.busctl('introspect', NAME, PATH).stdout
+    print(out, end='')
     for member in ('org.dmaownerd1.Manager', '.AssignGroup', '.ReleaseGroup', '.CheckAssign', '.ListGroups',
                    '.ListDevices', '.GetGroup', '.GetDevice', '.Reload', '.SetMode', '.Violation',
                    '.PolicyReloaded', '.KernelDmaOwnership', '.PolicyFiles', '.PolicyError', '.Violations'):
@@ -296,6 +298,38 @@ def test_calls(e):
     viable, reasons = e.busctl_json('call', NAME, PATH, MANAGER, 'CheckAssign', 's', '1')['data']
     eq(viable, True, 'CheckAssign 1 viable')
     expect(any(BRIDGE in r and 'stays on pcieport' in r for r in reasons), f'bridge stays: {reasons}')
+
+
+def test_ctl(e):
+    """The real dma-ownerctl against the real daemon (tests/integration/ctl covers every verb against a mock)."""
+    def ctl(*args, rc=0):
+        p = subprocess.run([CTL, f'--address={e.address}'] + list(args), capture_output=True, text=True, env=e.env)
+        eq(p.returncode, rc, f'dma-ownerctl {" ".join(args)} exit status ({p.stderr.strip()})')
+        return p
+
+    out = ctl('list').stdout
+    print(out, end='')
+    expect('group 1  owner none' in out and 'group 2  owner kernel' in out, f'list shows both groups:\n{out}')
+    for a in (BRIDGE, GPU, GPU_AUDIO, NIC):
+        expect(a in out, f'list shows {a}')
+    expect('e1000e' in out and 'pcieport' in out and 'eth0' in out, f'list shows drivers and interfaces:\n{out}')
+
+    groups = [json.loads(line) for line in ctl('list', '--json').stdout.splitlines() if line.strip()]
+    groups = groups[0] if len(groups) == 1 and isinstance(groups[0], list) else groups
+    eq([g['Number'] for g in groups], [1, 2], 'list --json group numbers')
+    eq([d['Address'] for d in groups[0]['Devices']], [BRIDGE, GPU, GPU_AUDIO], 'list --json members of group 1')
+    eq((groups[1]['Owner'], groups[1]['Viable']), ('kernel', False), 'list --json group 2')
+
+    nic = json.loads(ctl('show', NIC, '--json').stdout)
+    eq((nic['Driver'], nic['NetworkInterfaces'], nic['VendorId']), ('e1000e', ['eth0'], 0x8086), 'show --json NIC')
+
+    out = ctl('check', NIC, rc=3).stdout
+    expect('cannot be assigned' in out and 'eth0 is in use' in out, f'check NIC:\n{out}')
+    expect('can be assigned' in ctl('check', '1').stdout, 'check 1')
+    eq(ctl('mode').stdout.strip(), 'enforce', 'mode')
+    ctl('show', '0000:09:00.0', rc=6)
+    err = ctl('show', '../../etc', rc=2).stderr
+    expect('invalid target "../../etc"' in err, f'bad target named: {err}')
 
 
 def test_malformed(e):
@@ -484,7 +518,7 @@ def test_reload_and_persist(e):
     eq(e.prop(PATH + '/group/1', GROUP, 'Reserved'), False, 'released')
 
 
-TESTS = [test_introspect, test_tree, test_properties, test_calls, test_malformed, test_assign_release_group,
+TESTS = [test_introspect, test_tree, test_properties, test_calls, test_ctl, test_malformed, test_assign_release_group,
          test_network_protection, test_violation_signal, test_polkit, test_mode_and_audit, test_reload_and_persist]
 
 
