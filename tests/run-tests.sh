@@ -25,7 +25,7 @@ stages=${RUN_TESTS_STAGES:-gcc asan fuzz}
 
 packages=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libsystemd-dev libudev-dev libyaml-dev
           libnl-3-dev libnl-route-3-dev libcmocka-dev umockdev libumockdev-dev gir1.2-umockdev-1.0 python3-gi
-          python3-dbusmock dbus scdoc)
+          python3-dbusmock dbus scdoc libxml2-utils polkitd)
 
 log() {
         printf '\n==> %s\n' "$*"

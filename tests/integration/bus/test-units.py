@@ -49,6 +49,26 @@ if xmllint:
             failed += 1
             print(f'FAIL {action}: allow_active is {p.stdout.strip()!r}, expected auth_admin_keep')
 
+# The hardening of the unit as built (with @sbindir@ and the service type filled in), scored offline.
+service = os.environ.get('SERVICE_UNIT')
+analyze = shutil.which('systemd-analyze')
+if service and analyze:
+    p = run('systemd-analyze security --offline=true', [analyze, 'security', '--offline=true', '--no-pager', service])
+    print(p.stdout, end='')
+    exposure = [line for line in p.stdout.splitlines() if 'Overall exposure level' in line]
+    checked += 1
+    try:
+        value = float(exposure[0].split(':')[1].split()[0])
+    except (IndexError, ValueError):
+        value = None
+    if value is None or value > 3.0:
+        failed += 1
+        print(f'FAIL exposure of {service}: {exposure} (at most 3.0)')
+    else:
+        print(f'ok   exposure {value} <= 3.0')
+else:
+    print('skip systemd-analyze security: SERVICE_UNIT unset or systemd-analyze missing')
+
 if checked == 0:
     print('nothing to check with: install libxml2-utils')
     sys.exit(77)
