@@ -185,16 +185,6 @@ static int copy_checked(char *dst, size_t size, const char *src, bool (*valid)(c
         return 0;
 }
 
-static bool ifname_is_valid(const char *s) {
-        if (!s || !*s || strlen(s) >= 16)
-                return false;
-        for (const char *p = s; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                      *p == '-' || *p == '_' || *p == '.'))
-                        return false;
-        return true;
-}
-
 static bool cdev_is_valid(const char *s) {
         if (!s || strncmp(s, "vfio", 4) != 0 || !s[4] || strlen(s) > 14)
                 return false;

@@ -69,19 +69,6 @@ static bool parse_decimal(const char *s, uint64_t max, uint64_t *ret) {
         return true;
 }
 
-static bool ifname_is_valid(const char *s) {
-        size_t n = 0;
-
-        if (!s || !*s || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-                return false;
-        for (; s[n]; n++) {
-                unsigned char c = (unsigned char) s[n];
-                if (n >= IFNAME_MAX - 1 || c <= ' ' || c >= 0x7f || c == '/' || c == ':')
-                        return false;
-        }
-        return true;
-}
-
 static bool vfio_cdev_is_valid(const char *s) {
         uint64_t n;
         return s && strncmp(s, "vfio", 4) == 0 && parse_decimal(s + 4, INT32_MAX, &n);

@@ -15,8 +15,6 @@
 
 #include "policy.h"
 
-#define IFNAME_MAX 16 /* IFNAMSIZ */
-
 /* Stored in Device.driver / Device.driver_override when sysfs names a driver that fails driver_name_is_valid() (or
  * the attribute cannot be read): the device is bound (or overridden) to something, but the name is not repeated.
  * Never a real driver name, and not one of the driver_managed_dma set, so such a group counts as kernel-owned. */

@@ -56,19 +56,6 @@ static int nl_error_to_errno(int err) {
         }
 }
 
-static bool ifname_is_valid(const char *s) {
-        size_t n = 0;
-
-        if (!s || !*s || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-                return false;
-        for (; s[n]; n++) {
-                unsigned char c = (unsigned char) s[n];
-                if (n >= IFNAME_MAX - 1 || c <= ' ' || c >= 0x7f || c == '/' || c == ':')
-                        return false;
-        }
-        return true;
-}
-
 Netdev *netdev_free(Netdev *n) {
         if (!n)
                 return NULL;

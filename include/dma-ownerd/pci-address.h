@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* PCI addresses as sysfs names them, "dddd:bb:dd.f" in lower-case hex. Shared by the daemon and the CLI: every
- * address that arrives from the bus, a uevent or a directory listing goes through pci_address_is_valid() before it is
- * joined into a path or sent back out. */
+/* The names dma-ownerd takes from sysfs, uevents and the bus — PCI addresses, driver names, network interface names —
+ * and their validation. Shared by the daemon, the CLI, the tests and the benchmarks: every such name goes through one
+ * of these checks before it is joined into a path or sent back out.
+ *
+ * PCI addresses as sysfs names them are "dddd:bb:dd.f" in lower-case hex. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -63,4 +65,21 @@ static inline bool driver_name_is_valid(const char *s) {
                         return false;
         }
         return !(s[0] == '.' && (n == 1 || (n == 2 && s[1] == '.')));
+}
+
+/* Network interface names as the kernel accepts them (dev_valid_name): 1..15 bytes, printable, no '/' or ':', not "."
+ * or "..". */
+#define IFNAME_MAX 16 /* IFNAMSIZ */
+
+static inline bool ifname_is_valid(const char *s) {
+        size_t n = 0;
+
+        if (!s || !*s || (s[0] == '.' && (s[1] == '\0' || (s[1] == '.' && s[2] == '\0'))))
+                return false;
+        for (; s[n]; n++) {
+                unsigned char c = (unsigned char) s[n];
+                if (n >= IFNAME_MAX - 1 || c <= ' ' || c >= 0x7f || c == '/' || c == ':')
+                        return false;
+        }
+        return true;
 }
