@@ -46,29 +46,8 @@ fi
 msec() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 mkdir -p "$work/proc"
-cat >"$work/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$work/bus.sock</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-  </policy>
-  <include>$units/org.dmaownerd1.conf</include>
-</busconfig>
-EOF
+sed -e "s|@SOCKET@|$work/bus.sock|" -e "s|@POLICY@|$units/org.dmaownerd1.conf|" \
+        "$units/../tests/data/system-bus.conf.in" >"$work/bus.conf"
 dbus-daemon --nofork --nopidfile --config-file="$work/bus.conf" --print-address=3 3>"$work/bus.address" &
 pids+=($!)
 for _ in $(seq 100); do [[ -s $work/bus.address ]] && break; sleep 0.05; done

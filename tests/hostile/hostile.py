@@ -126,35 +126,10 @@ class Tree:
 
 # ---- the bus ----
 
-BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-  </policy>
-  <policy user="root">
-    <allow own="org.freedesktop.PolicyKit1"/>
-    <allow send_destination="org.freedesktop.PolicyKit1"/>
-  </policy>
-  <limit name="max_connections_per_user">2048</limit>
-  <limit name="max_completed_connections">2048</limit>
-  <include>{conf}</include>
-</busconfig>
-'''
+def bus_config(socket, policy):
+    """The shared system-bus-like configuration of tests/data/system-bus.conf.in."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data', 'system-bus.conf.in')) as f:
+        return f.read().replace('@SOCKET@', socket).replace('@POLICY@', policy)
 
 
 class Env:
@@ -179,8 +154,8 @@ class Env:
 
         config = os.path.join(self.tmp, 'bus.conf')
         with open(config, 'w') as f:
-            f.write(BUS_CONFIG.format(socket=os.path.join(self.tmp, 'bus.sock'),
-                                      conf=os.path.abspath(os.path.join(UNITS, 'org.dmaownerd1.conf'))))
+            f.write(bus_config(os.path.join(self.tmp, 'bus.sock'),
+                                      os.path.abspath(os.path.join(UNITS, 'org.dmaownerd1.conf'))))
         bus = subprocess.Popen(['dbus-daemon', '--nofork', '--nopidfile', f'--config-file={config}',
                                 '--print-address=1'], stdout=subprocess.PIPE, text=True)
         self.procs.append(bus)
