@@ -294,8 +294,8 @@ static int move_member(Manager *m, unsigned group, Member *mb, const char *targe
                 return -ENODEV;
         }
         if (streq_ptr(dev->driver, target))
-                report_line(rep, "%s: bound to %s%s%s", mb->address, target, mb->driver[0] ? " (was " : "",
-                            mb->driver[0] ? mb->driver : "");
+                report_line(rep, "%s: bound to %s%s%s%s", mb->address, target, mb->driver[0] ? " (was " : "",
+                            mb->driver[0] ? mb->driver : "", mb->driver[0] ? ")" : "");
         else if (!dev->driver && streq_ptr(dev->driver_override, target))
                 /* What vfio's viability needs: no host driver, and none can bind. The target takes it when loaded. */
                 report_line(rep, "%s: detached%s%s, driver_override=%s, no driver bound yet (pending)", mb->address,

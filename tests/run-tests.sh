@@ -4,7 +4,7 @@
 # The test command of dma-ownerd: `bash tests/run-tests.sh` (as root on a fresh Debian 12, or as anyone once the
 # build dependencies are installed). Three stages, each in its own build directory under the repository:
 #
-#   gcc    build/       -Dwerror=true                                  suites unit + integration + system + hostile
+#   gcc    build/       -Dwerror=true                                  suites unit + integration + system + hostile + vm
 #   asan   build-asan/  gcc, -Db_sanitize=address,undefined            suites unit + integration + hostile
 #   fuzz   build-fuzz/  clang, -Dfuzz=true, -Db_sanitize=address,undefined   suite fuzz
 #
@@ -153,7 +153,7 @@ fi
 for stage in $stages; do
         case $stage in
         gcc)
-                run_stage gcc build gcc "unit integration system hostile" -Dwerror=true
+                run_stage gcc build gcc "unit integration system hostile vm" -Dwerror=true
                 ;;
         asan)
                 run_stage asan build-asan gcc "unit integration hostile" -Db_sanitize=address,undefined -Db_lundef=false

@@ -64,8 +64,7 @@ fi
 log "package: $deb"
 
 # The kernel: tests/vm's fetcher when it is there, else our own.
-fetch="$repo/tests/vm/fetch-kernel.sh"
-[[ -x $fetch ]] || fetch="$here/fetch-kernel-fallback.sh"
+fetch="$repo/tests/vm/fetch-kernel.sh" # the same cached kernels as the vm suite
 kdir=$("$fetch" 6.1 | tail -1)
 vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -1)
 kver=${vmlinuz##*/vmlinuz-}

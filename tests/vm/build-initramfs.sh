@@ -34,7 +34,9 @@ fi
 
 root=$(mktemp -d /var/tmp/dma-ownerd-initramfs.XXXXXX)
 trap 'rm -rf "$root"' EXIT
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/modules,etc/dbus-1,usr/share/dbus-1/system.d,lib/modules,proc,sys,dev,run,tmp,root,var/lib/dma-ownerd,etc/dma-ownerd/policy.d,usr/lib/dma-ownerd/policy.d}
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib/modules,proc,sys,dev,run,tmp,root} \
+         "$root"/{etc/modules,etc/dbus-1,usr/share/dbus-1/system.d} \
+         "$root"/{etc/dma-ownerd/policy.d,usr/lib/dma-ownerd/policy.d}
 
 # A binary and the shared objects it loads, at the same paths as on the host.
 copy_with_libs() {
@@ -55,7 +57,8 @@ copy_with_libs "$build/ctl/dma-ownerctl" /usr/bin/dma-ownerctl
 copy_with_libs "$(command -v dbus-daemon)" /usr/bin/dbus-daemon
 copy_with_libs "$(command -v busctl)" /usr/bin/busctl
 # The dynamic loader at its canonical path too (ldd names it as /lib64/…).
-[[ -e $root/lib64/ld-linux-x86-64.so.2 ]] || install -D -m 0755 /lib64/ld-linux-x86-64.so.2 "$root/lib64/ld-linux-x86-64.so.2"
+loader=/lib64/ld-linux-x86-64.so.2
+[[ -e $root$loader ]] || install -D -m 0755 "$loader" "$root$loader"
 
 gcc -static -O2 -Wall -Wextra -Werror -o "$root/usr/bin/vfio-claim" "$here/vfio-claim.c"
 
@@ -72,6 +75,13 @@ cat >"$root/etc/dbus-1/system.conf" <<'CONF'
     <allow send_destination="org.freedesktop.DBus"/>
     <allow own="*"/>
     <allow send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
   </policy>
   <includedir>/usr/share/dbus-1/system.d</includedir>
 </busconfig>

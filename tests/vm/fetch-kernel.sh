@@ -53,14 +53,13 @@ apt_opts=(-o "Dir::Etc::SourceList=$aptdir/sources.list" -o "Dir::Etc::SourcePar
           -o "Dir::Etc::Preferences=$aptdir/etc/preferences" -o "Dir::Etc::PreferencesParts=$aptdir/etc/preferences.d"
           -o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache=$aptdir" -o "Dir::Cache::Archives=$aptdir/archives"
           -o "Dir::State::status=/dev/null" -o "APT::Get::List-Cleanup=false" -o "Acquire::Languages=none"
-          -o "APT::Architecture=amd64" -o "APT::Architectures=amd64")
+          -o "APT::Architecture=amd64" -o "APT::Architectures=amd64" -o "APT::Sandbox::User=root")
 
 if [[ -z $(find "$aptdir/lists" -name '*_Packages*' -mmin -1440 2>/dev/null | head -1) ]]; then
         apt-get "${apt_opts[@]}" -q update >&2
 fi
 
-# The metapackage names the current ABI's image (linux-image-6.1.0-NN-amd64); prefer the unsigned one when the
-# signed one is the dependency (same kernel, and the -unsigned package carries the same files).
+# The metapackage names the current ABI's image (linux-image-6.1.0-NN-amd64, linux-image-6.12.NN+deb12-amd64).
 package=$(apt-cache "${apt_opts[@]}" depends linux-image-amd64 2>/dev/null |
           awk -v want="linux-image-$tag." '$1 == "Depends:" && index($2, want) == 1 { print $2; exit }')
 if [[ -z $package ]]; then

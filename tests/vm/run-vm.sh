@@ -15,7 +15,7 @@
 #
 # Environment: DMA_OWNERD_BUILD_DIR (default: a build/ directory next to this source tree's meson build, or
 # $MESON_BUILD_ROOT), DMA_OWNERD_VM_TIMEOUT (seconds per boot, default 240), DMA_OWNERD_VM_KEEP=1 keeps the work
-# folder.
+# folder, DMA_OWNERD_VM_NARRATE=1 prints the guest's "| " narration lines (tests/vm/demo.sh).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,8 +41,9 @@ command -v busctl >/dev/null || need+=(systemd)
 command -v xz >/dev/null || need+=(xz-utils)
 if [[ ${#need[@]} -gt 0 ]]; then
         log "installing ${need[*]}"
-        if ! { DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null &&
-               DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null; }; then
+        export DEBIAN_FRONTEND=noninteractive
+        if ! { apt-get update -q >/dev/null &&
+               apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null; }; then
                 echo "vm suite: cannot install ${need[*]}; skipped"
                 exit 77
         fi
@@ -101,6 +102,7 @@ boot() {
         local name=$1 scenarios=$2 extra=$3
         local console="$work/$name.console" mon="$work/$name.monitor"
         local start now answered=0 rc
+        local cmdline_extra="${DMA_OWNERD_VM_CMDLINE:-} $extra"
         : >"$console"
         log "boot $name: scenarios $scenarios"
         start=$(date +%s)
@@ -110,7 +112,7 @@ boot() {
                 -device intel-iommu \
                 -serial "file:$console" -monitor "unix:$mon,server=on,wait=off" \
                 -kernel "$vmlinuz" -initrd "$work/initramfs.img" \
-                -append "console=ttyS0 intel_iommu=on panic=-1 loglevel=4 dmao.scenarios=$scenarios $extra" \
+                -append "console=ttyS0 intel_iommu=on panic=-1 loglevel=4 dmao.scenarios=$scenarios $cmdline_extra" \
                 -device pcie-root-port,id=rp1,bus=pcie.0,addr=0x4,chassis=1 \
                 -device pcie-pci-bridge,id=pbr,bus=rp1,addr=0x0 \
                 -device e1000,bus=pbr,addr=0x1,romfile= -device e1000,bus=pbr,addr=0x2,romfile= \
@@ -137,7 +139,7 @@ boot() {
                         local slot
                         slot=$(tr -d '\r' <"$console" | grep '^@@HOTADD ' | sed -n "${answered}p" | awk '{print $2}')
                         log "boot $name: device_add e1000 into $slot"
-                        monitor_command "$mon" "device_add e1000,bus=$slot,id=hot$answered,romfile=" || true
+                        monitor_command "$mon" "device_add e1000,bus=$slot,id=hot$answered,romfile=" >/dev/null || true
                 done
                 sleep 0.2
         done
@@ -165,6 +167,8 @@ check_boot() {
         shift 2
         local text
         text=$(tr -d '\r' <"$work/$name.console")
+        # The demo's narration.
+        [[ ${DMA_OWNERD_VM_NARRATE:-} == 1 ]] && { grep '^| ' <<<"$text" | cut -c3- || true; }
         grep '^@@\(RESULT\|WINDOW\) ' <<<"$text" || true
         for s in "$@"; do
                 if ! grep -q "^@@RESULT $s PASS" <<<"$text"; then

@@ -9,6 +9,8 @@
 # "@@WINDOW NAME USEC", and asks the host for a hot-add with "@@HOTADD SLOT". Each starts from the host state
 # (every NIC on its host driver, no daemon) and returns to it.
 
+[ -n "${DMAO_TRACE:-}" ] && set -x
+
 PCI=/sys/bus/pci
 DAEMON_LOG=/tmp/daemon.log
 DAEMON_PID=
@@ -93,6 +95,7 @@ host_state() {
                 to_host "$a" e1000
         done
         to_host "$E1000E" e1000e
+        echo >"$PCI/devices/$BRIDGE/driver_override"
 }
 
 # The kernel's view of what the scenarios touch: driver and override of every device.
@@ -103,14 +106,18 @@ snapshot() {
         done
 }
 
-daemon_ready() { dma-ownerctl list >/dev/null 2>&1; }
+daemon_ready() { timeout 10 dma-ownerctl list >/dev/null 2>&1; }
 
-# start_daemon < POLICY: the daemon as the guest's only service, its records on $DAEMON_LOG.
+# start_daemon < POLICY: the daemon as the guest's only service, its records on $DAEMON_LOG. Not in a pipeline:
+# it must run in this shell, which keeps DAEMON_PID.
 start_daemon() {
         cat >/etc/dma-ownerd/policy.yaml
         rm -rf /run/dma-ownerd
         : >"$DAEMON_LOG"
-        dma-ownerd --event-source=kernel --log-target=stderr 2>>"$DAEMON_LOG" &
+        # Explicit paths: the build's default ones follow its prefix (/usr/local/etc/… for a plain meson setup).
+        dma-ownerd --event-source=kernel --log-target=stderr --policy=/etc/dma-ownerd/policy.yaml \
+                --policy-dir=/etc/dma-ownerd/policy.d --vendor-policy-dir=/usr/lib/dma-ownerd/policy.d \
+                --runtime-dir=/run/dma-ownerd 2>>"$DAEMON_LOG" &
         DAEMON_PID=$!
         if ! wait_until 300 daemon_ready; then
                 say "the daemon did not come up"
@@ -154,6 +161,12 @@ expected_owner() {
 window_of() {
         # "… bind 0000:01:01.0: 3 write(s) done 1234 usec after the uevent arrived"
         grep "$1 $2: [0-9]* write(s) done" "$DAEMON_LOG" | tail -1 | sed 's/.* done \([0-9]*\) usec after.*/\1/'
+}
+
+# last_window ADDR: "EVENT USEC" of the last uevent of ADDR that made the daemon write.
+last_window() {
+        grep " $1: [0-9]* write(s) done" "$DAEMON_LOG" | tail -1 |
+                sed 's/.*: \([a-z]*\) [0-9a-f:.]*: [0-9]* write(s) done \([0-9]*\) usec after.*/\1 \2/'
 }
 
 fail_with_log() {
@@ -207,7 +220,7 @@ s1() {
 
 # ---- 3: a claimed group: Owner user, the kernel refuses a host driver, pci-stub binds ----
 s3() {
-        local a=$E1000_A b=$E1000_B claim r1 r2 r3 pid
+        local a=$E1000_A b=$E1000_B r1 r2 r3 pid
         start_daemon </dev/null || { result s3 FAIL "daemon did not start"; return; }
         # A to vfio-pci, B driverless: what a VMM's launcher does before opening the group.
         echo vfio-pci >"$PCI/devices/$a/driver_override"
@@ -242,7 +255,8 @@ s3() {
         local after_bind
         after_bind=$(driver_of "$b")
         local model_ok=no
-        group_json "$GROUP" | grep -q "\"Address\":\"$b\",[^}]*\"Driver\":\"\"" && owner_is "$GROUP" user && model_ok=yes
+        group_json "$GROUP" | grep -q "\"Address\":\"$b\",[^}]*\"Driver\":\"\"" && owner_is "$GROUP" user &&
+                model_ok=yes
         echo pci-stub >"$PCI/devices/$b/driver_override"
         r3=$(write_sysfs "$PCI/drivers/pci-stub/bind" "$b")
         kill "$pid"
@@ -251,7 +265,8 @@ s3() {
         expected=$(expected_owner "$GROUP")
         local owner_back=no
         wait_until 50 owner_is "$GROUP" "$expected" && owner_back=yes
-        local detail="pinned-bind=$r1 unpinned-bind=$r2 driver-after=$after_bind model-true=$model_ok pci-stub=$r3 owner-after-exit=$expected:$owner_back"
+        local detail="pinned-bind=$r1 unpinned-bind=$r2 driver-after=$after_bind model-true=$model_ok pci-stub=$r3"
+        detail="$detail owner-after-exit=$expected:$owner_back"
         if [ "$r1" != ok ] && [ "$r2" = "Device or resource busy" ] && [ "$after_bind" = - ] && [ $model_ok = yes ] &&
            [ "$r3" = ok ] && is_driver "$b" pci-stub && [ "$expected" != user ] && [ $owner_back = yes ]; then
                 result s3 PASS "holder $pid; $detail"
@@ -277,7 +292,8 @@ POLICY
 s4() {
         local a=$E1000_A w detail
         # Audit: the group stays on e1000; the violation is only recorded.
-        reserve_group_policy audit | start_daemon || { result s4 FAIL "daemon did not start"; return; }
+        reserve_group_policy audit >/tmp/policy.yaml
+        start_daemon </tmp/policy.yaml || { result s4 FAIL "daemon did not start"; return; }
         echo "$a" >"$PCI/drivers/e1000/unbind"
         echo "$a" >"$PCI/drivers/e1000/bind"
         sleep 1
@@ -289,7 +305,8 @@ s4() {
         fi
         stop_daemon
         # Enforce: at start the whole group goes to vfio-pci.
-        reserve_group_policy enforce | start_daemon || { result s4 FAIL "daemon did not start"; return; }
+        reserve_group_policy enforce >/tmp/policy.yaml
+        start_daemon </tmp/policy.yaml || { result s4 FAIL "daemon did not start"; return; }
         if ! wait_until 50 is_driver "$a" vfio-pci || ! wait_until 50 is_driver "$E1000_B" vfio-pci; then
                 fail_with_log s4 "the reserved group did not go to vfio-pci at start"
                 stop_daemon
@@ -351,7 +368,7 @@ s2() {
 # ---- 6: a broken policy on reload keeps the old one; the kernel is untouched ----
 s6() {
         local before after rc
-        cat <<POLICY | start_daemon || { result s6 FAIL "daemon did not start"; return; }
+        start_daemon <<POLICY || { result s6 FAIL "daemon did not start"; return; }
 mode: enforce
 reservations:
   - name: the-e1000e
@@ -402,7 +419,7 @@ s5() {
         bus2=$(secondary_bus_of 0000:00:07.0)
         addr1=$bus1:00.0
         addr2=$bus2:00.0
-        cat <<POLICY | start_daemon || { result s5 FAIL "daemon did not start"; return; }
+        start_daemon <<POLICY || { result s5 FAIL "daemon did not start"; return; }
 reservations:
   - name: hot-slot-1
     match:
@@ -416,7 +433,7 @@ POLICY
         hot_add hp1 "$addr1" || { fail_with_log s5 "$addr1 did not appear"; stop_daemon; return; }
         wait_until 50 is_driver "$addr1" vfio-pci
         sleep 0.5
-        w1=$(window_of add "$addr1")
+        w1=$(last_window "$addr1")
         local r1
         r1=$(driver_of "$addr1")
         # Loaded: e1000 binds as soon as the device is added; the daemon undoes it.
@@ -424,14 +441,19 @@ POLICY
         hot_add hp2 "$addr2" || { fail_with_log s5 "$addr2 did not appear"; stop_daemon; return; }
         wait_until 50 is_driver "$addr2" vfio-pci
         sleep 0.5
-        w2=$(window_of bind "$addr2")
-        [ -n "$w2" ] || w2=$(window_of add "$addr2")
+        w2=$(last_window "$addr2")
         local r2
         r2=$(driver_of "$addr2")
-        local detail="not-loaded: $addr1 on $r1 window=${w1}us; loaded: $addr2 on $r2 window=${w2}us"
+        # The window is counted from the uevent whose handling wrote: "add" when the daemon saw the device before
+        # any driver, "bind" when e1000 won the race and had to be unbound.
+        local detail="not-loaded: $addr1 on $r1 after ${w1% *} ${w1#* }us;"
+        detail="$detail loaded: $addr2 on $r2 after ${w2% *} ${w2#* }us"
         if [ "$r1" = vfio-pci ] && [ "$r2" = vfio-pci ] && [ -n "$w1" ] && [ -n "$w2" ]; then
-                window s5-hotadd-not-loaded "$w1"
-                window s5-hotadd-loaded "$w2"
+                # No host driver could probe before the override: no violation, a host-driver window of zero.
+                grep "KIND=violation" "$DAEMON_LOG" | grep -q "DEVICE=$addr1" ||
+                        window s5-hotadd-not-loaded-host-driver 0
+                window s5-hotadd-not-loaded "${w1#* }"
+                window s5-hotadd-loaded "${w2#* }"
                 result s5 PASS "$detail"
         else
                 fail_with_log s5 "$detail"
@@ -451,7 +473,10 @@ claim_with_a_on_vfio() {
 s7_nodaemon() {
         claim_with_a_on_vfio || { result s7-nodaemon FAIL "$E1000_A did not bind vfio-pci"; return; }
         vfio-claim "$GROUP" >/tmp/claim.out 2>&1 &
-        wait_until 100 grep -q claimed /tmp/claim.out || { result s7-nodaemon FAIL "vfio-claim: $(cat /tmp/claim.out)"; return; }
+        if ! wait_until 100 grep -q claimed /tmp/claim.out; then
+                result s7-nodaemon FAIL "vfio-claim: $(cat /tmp/claim.out)"
+                return
+        fi
         say "binding e1000 to $E1000_B in claimed group $GROUP without the daemon: the kernel should BUG now"
         local r
         r=$(write_sysfs "$PCI/drivers/e1000/bind" "$E1000_B")
@@ -469,7 +494,10 @@ s7_daemon() {
         local pid
         vfio-claim "$GROUP" >/tmp/claim.out 2>&1 &
         pid=$!
-        wait_until 100 grep -q claimed /tmp/claim.out || { fail_with_log s7-daemon "vfio-claim: $(cat /tmp/claim.out)"; return; }
+        if ! wait_until 100 grep -q claimed /tmp/claim.out; then
+                fail_with_log s7-daemon "vfio-claim: $(cat /tmp/claim.out)"
+                return
+        fi
         local r
         r=$(write_sysfs "$PCI/drivers/e1000/bind" "$E1000_B")
         sleep 1
@@ -484,6 +512,80 @@ s7_daemon() {
         stop_daemon
 }
 
+
+# ---- the README's demo (tests/vm/demo.sh): a narrated walk-through, "| " lines ----
+narrate() { echo "| $*"; }
+run() {
+        echo "| \$ $*"
+        "$@" 2>&1 | sed 's/^/|   /'
+}
+
+demo() {
+        local ok=yes r pid w
+        narrate "dma-ownerd on Linux $(uname -r): qemu q35 with an emulated Intel IOMMU, a PCIe-to-PCI bridge with"
+        narrate "two e1000 behind it (one IOMMU group), an e1000e on a root port of its own."
+        narrate ""
+        narrate "The policy reserves the e1000e for vfio (enforce mode):"
+        start_daemon <<POLICY || { result demo FAIL "daemon did not start"; return; }
+mode: enforce
+reservations:
+  - name: the-e1000e
+    match:
+      address: "$E1000E"
+POLICY
+        sed 's/^/|   /' /etc/dma-ownerd/policy.yaml
+        wait_until 50 is_driver "$E1000E" vfio-pci || ok=no
+        narrate ""
+        narrate "1. The IOMMU groups, their devices and drivers, and who owns each group's DMA:"
+        run dma-ownerctl list
+        narrate ""
+        narrate "2. Hand the bridge group to user space (AssignGroup over D-Bus):"
+        run dma-ownerctl check "$E1000_A"
+        run dma-ownerctl assign "$E1000_A"
+        is_driver "$E1000_A" vfio-pci && is_driver "$E1000_B" vfio-pci || ok=no
+        narrate ""
+        narrate "3. A VMM opens the group (VFIO_GROUP_SET_CONTAINER); one NIC is left driverless; root tries to give"
+        narrate "   it back to e1000 by hand:"
+        vfio-claim "$GROUP" >/tmp/claim.out 2>&1 &
+        pid=$!
+        wait_until 100 grep -q claimed /tmp/claim.out || ok=no
+        echo "$E1000_B" >"$PCI/drivers/vfio-pci/unbind"
+        wait_until 50 owner_is "$GROUP" user || ok=no
+        run dma-ownerctl show "$GROUP"
+        narrate "\$ echo $E1000_B > /sys/bus/pci/drivers/e1000/bind"
+        r=$(write_sysfs "$PCI/drivers/e1000/bind" "$E1000_B")
+        narrate "   refused: $r (driver_override is pinned to $(override_of "$E1000_B"); without the pin the kernel"
+        narrate "   says EBUSY on 5.19+, and BUGs on older kernels)"
+        [ "$r" != ok ] && is_driver "$E1000_B" - || ok=no
+        kill "$pid"
+        wait "$pid" 2>/dev/null
+        wait_until 50 owner_is "$GROUP" none
+        run dma-ownerctl release "$E1000_A"
+        wait_until 50 is_driver "$E1000_B" e1000 || ok=no
+        narrate ""
+        narrate "4. An enforced violation: bind the reserved e1000e to its host driver by hand:"
+        echo "$E1000E" >"$PCI/drivers/vfio-pci/unbind"
+        sleep 1
+        echo >"$PCI/devices/$E1000E/driver_override"
+        r=$(write_sysfs "$PCI/drivers/e1000e/bind" "$E1000E")
+        narrate "\$ echo $E1000E > /sys/bus/pci/drivers/e1000e/bind   → $r"
+        wait_until 50 is_driver "$E1000E" vfio-pci || ok=no
+        sleep 0.5
+        w=$(window_of bind "$E1000E")
+        narrate "   the daemon unbound e1000e and vfio-pci took the device back, ${w:-?} usec after the bind uevent:"
+        narrate "   $E1000E is on $(driver_of "$E1000E") again"
+        narrate ""
+        narrate "5. The audit records (stderr here; the journal on a systemd machine):"
+        grep -E 'KIND=(violation|pin)|DECISION=violation' "$DAEMON_LOG" | sed 's/^/|   /'
+        stop_daemon
+        host_state
+        if [ $ok = yes ]; then
+                result demo PASS "walk-through complete"
+        else
+                fail_with_log demo "a step of the walk-through did not behave"
+        fi
+}
+
 setup
 for s in "$@"; do
         say "scenario $s"
@@ -491,7 +593,7 @@ for s in "$@"; do
         s1 | s2 | s3 | s4 | s5 | s6) $s ;;
         s7-nodaemon) s7_nodaemon ;;
         s7-daemon) s7_daemon ;;
-        shell) sh ;;
+        demo) demo ;;
         *) result "$s" FAIL "unknown scenario" ;;
         esac
 done
