@@ -120,6 +120,9 @@ boot() {
                 -device e1000e,bus=rp2,addr=0x0,romfile= \
                 -device pcie-root-port,id=hp1,bus=pcie.0,addr=0x6,chassis=3 \
                 -device pcie-root-port,id=hp2,bus=pcie.0,addr=0x7,chassis=4 \
+                -device pcie-root-port,id=rp3,bus=pcie.0,addr=0x8,chassis=5 \
+                -device pci-testdev,bus=rp3,addr=0x0.0,multifunction=on \
+                -device pci-testdev,bus=rp3,addr=0x0.1 \
                 >"$work/$name.qemu.log" 2>&1 &
         qemu_pid=$!
         while kill -0 "$qemu_pid" 2>/dev/null; do

@@ -5,7 +5,7 @@
 #
 # Topology (tests/vm/run-vm.sh): a root port with a pcie-pci-bridge and two e1000 behind it (one IOMMU group with
 # the bridge: E1000_A, E1000_B), a root port with one e1000e (its own group), two empty root ports hp1 (00:06.0)
-# and hp2 (00:07.0) for hot-add. Each scenario prints "@@RESULT NAME PASS|FAIL detail", measured windows as
+# and hp2 (00:07.0) for hot-add, and a multifunction device (two pci-testdev functions, one group) on rp3. Each scenario prints "@@RESULT NAME PASS|FAIL detail", measured windows as
 # "@@WINDOW NAME USEC", and asks the host for a hot-add with "@@HOTADD SLOT". Each starts from the host state
 # (every NIC on its host driver, no daemon) and returns to it.
 
@@ -209,8 +209,14 @@ s1() {
         local n_sys n_model
         n_sys=$(ls "$PCI/devices" | wc -l)
         n_model=$(grep -c '^D ' /tmp/s1.model)
-        if [ "$n_model" -gt 0 ] && [ "$n_sys" -eq "$n_model" ] && cmp -s /tmp/s1.sys /tmp/s1.model; then
-                result s1 PASS "$n_model devices in $(grep -c '^G ' /tmp/s1.model) groups, drivers and owners equal"
+        # The multifunction device (two pci-testdev functions without ACS) must be one group, in /sys and in the model.
+        local mf_groups
+        mf_groups=$(for d in "$PCI"/devices/*; do
+                [ "$(cat "$d/vendor"):$(cat "$d/device")" = 0x1b36:0x0005 ] && group_of "${d##*/}"
+        done | sort | uniq -c | awk '{ print $1 "x" $2 }')
+        if [ "$n_model" -gt 0 ] && [ "$n_sys" -eq "$n_model" ] && cmp -s /tmp/s1.sys /tmp/s1.model &&
+           [ "${mf_groups%%x*}" = 2 ]; then
+                result s1 PASS "$n_model devices in $(grep -c '^G ' /tmp/s1.model) groups, drivers and owners equal; multifunction: 2 functions in group ${mf_groups#*x}"
         else
                 diff /tmp/s1.sys /tmp/s1.model
                 fail_with_log s1 "model differs from /sys ($n_model of $n_sys devices)"
