@@ -1,0 +1,231 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The two real-kernel benchmarks of issue 6, in the system suite's guest (tests/system): Debian 12 with systemd on
+# Debian's 6.1 kernel under qemu (q35, an emulated Intel IOMMU, a pcie-pci-bridge holding two e1000 in one IOMMU
+# group), with dma-ownerd's .deb and Debian's driverctl installed and bench/vm-guest-bench as the boot's driver.
+#
+#   vm-bench.sh [--deb FILE]      (root; exit 77 with "skip: why" on stderr when it cannot run)
+#
+# Prints the guest's "@@BENCH" lines, then three summary lines for run-bench.sh:
+#   vm-assign devices=D rounds=R ownerd_usec=… driverctl_usec=… ownerd_per_device_usec=… driverctl_per_device_usec=…
+#   vm-window binds=N p50_usec=… p99_usec=… max_usec=…
+#   vm-refusal attempts=N refused=N bound=0 p50_usec=… max_usec=… error=…
+# (medians over the rounds after the first, which is a warm-up; percentiles by nearest rank.)
+#
+# Pieces reused from tests/system, unchanged: the kernel fetcher, build-rootfs.sh (the cached root is only copied,
+# never modified, and its package list is not touched), module-closure.py, and packaging/build-deb.sh. driverctl is
+# downloaded on the host through tests/vm's private bookworm apt configuration when it is there (else the machine's
+# apt) into ${DMA_OWNERD_CACHE}/debs/ and installed into the per-run copy with dpkg -i. tests/vm/vfio-claim.c is
+# compiled statically here (into the work folder) to claim the group through VFIO.
+# Environment: DMA_OWNERD_DEB (a .deb instead of building one), BENCH_VM_ACCEL (tcg, the default, as in the system
+# suite; or kvm), BENCH_VM_TIMEOUT (s, default 900), BENCH_VM_KEEP=1 (keep the work folder).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+system="$repo/tests/system"
+cache=${DMA_OWNERD_CACHE:-/var/cache/dma-ownerd-tests}
+deb=${DMA_OWNERD_DEB:-}
+[[ ${1:-} == --deb ]] && deb=$2
+accel=${BENCH_VM_ACCEL:-tcg}
+
+skip() { echo "skip: $*" >&2; exit 77; }
+log() { printf '[vm-bench %(%T)T] %s\n' -1 "$*" >&2; }
+
+[[ $(id -u) -eq 0 ]] || skip "the qemu guest bench needs root (debootstrap, chroot, mkfs); run as root"
+for tool in qemu-system-x86_64 debootstrap mkfs.ext4 cpio gzip gcc dpkg-deb; do
+        command -v "$tool" >/dev/null || skip "the qemu guest bench needs $tool"
+done
+[[ -x /bin/busybox ]] || skip "the qemu guest bench needs /bin/busybox (busybox-static)"
+[[ -r $repo/tests/vm/vfio-claim.c ]] || skip "tests/vm/vfio-claim.c is missing"
+if [[ -z $deb ]]; then
+        command -v dpkg-buildpackage >/dev/null || skip "the qemu guest bench needs dpkg-buildpackage (or DMA_OWNERD_DEB)"
+fi
+
+work=$(mktemp -d /var/tmp/dma-ownerd-vm-bench.XXXXXX)
+cleanup() {
+        if [[ ${BENCH_VM_KEEP:-} == 1 ]]; then
+                log "work folder kept: $work"
+        else
+                rm -rf "$work"
+        fi
+}
+trap cleanup EXIT
+
+if [[ -z $deb ]]; then
+        log "building the .deb"
+        if ! DEB_BUILD_OPTIONS=nocheck "$repo/packaging/build-deb.sh" "$work/deb" >"$work/build-deb.log" 2>&1; then
+                tail -40 "$work/build-deb.log" >&2
+                echo "vm-bench: the .deb did not build" >&2
+                exit 1
+        fi
+        deb=$(ls "$work"/deb/dma-ownerd_*.deb)
+fi
+
+# driverctl, from bookworm: tests/vm's private apt when it has lists, else the machine's own apt.
+mkdir -p "$cache/debs"
+driverctl_deb=$(ls "$cache"/debs/driverctl_*_all.deb 2>/dev/null | tail -1 || true)
+if [[ -z $driverctl_deb ]]; then
+        aptdir="$cache/apt/bookworm"
+        apt_opts=()
+        if [[ -r $aptdir/sources.list ]] && compgen -G "$aptdir/lists/*_Packages*" >/dev/null; then
+                apt_opts=(-o "Dir::Etc::SourceList=$aptdir/sources.list" -o "Dir::Etc::SourceParts=-"
+                          -o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache=$aptdir"
+                          -o "Dir::State::status=/dev/null" -o "APT::Architecture=amd64"
+                          -o "APT::Sandbox::User=root")
+        fi
+        (cd "$cache/debs" && apt-get "${apt_opts[@]}" -q download driverctl >&2) ||
+                skip "cannot download driverctl with apt-get"
+        driverctl_deb=$(ls "$cache"/debs/driverctl_*_all.deb | tail -1)
+fi
+log "packages: $deb $driverctl_deb"
+
+gcc -static -O2 -o "$work/vfio-claim" "$repo/tests/vm/vfio-claim.c" ||
+        skip "cannot link tests/vm/vfio-claim.c statically (libc6-dev)"
+
+fetch="$repo/tests/vm/fetch-kernel.sh"
+[[ -x $fetch ]] || fetch="$system/fetch-kernel-fallback.sh"
+kdir=$("$fetch" 6.1 | tail -1)
+vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -1)
+kver=${vmlinuz##*/vmlinuz-}
+moddir="$kdir/lib/modules/$kver"
+rootfs=$("$system/build-rootfs.sh")
+log "kernel $kver, root $rootfs"
+
+# A fresh copy of the cached root: modules, the two packages, the bench driver in place of the acceptance one.
+root="$work/root"
+cp -a "$rootfs" "$root"
+rm -f "$root/.complete"
+mkdir -p "$root/lib/modules/$kver"
+cp "$moddir"/modules.builtin "$moddir"/modules.order "$root/lib/modules/$kver/"
+[[ -e $moddir/modules.builtin.modinfo ]] && cp "$moddir/modules.builtin.modinfo" "$root/lib/modules/$kver/"
+for m in $("$system/module-closure.py" "$moddir" vfio-pci vfio_iommu_type1 e1000 crc32c_generic); do
+        install -D -m 0644 "$moddir/$m" "$root/lib/modules/$kver/$m"
+done
+chroot "$root" depmod -a "$kver"
+cp "$deb" "$root/tmp/dma-ownerd.deb"
+cp "$driverctl_deb" "$root/tmp/driverctl.deb"
+if ! chroot "$root" dpkg -i /tmp/dma-ownerd.deb /tmp/driverctl.deb >"$work/dpkg.log" 2>&1; then
+        cat "$work/dpkg.log" >&2
+        echo "vm-bench: dpkg -i failed in the guest root" >&2
+        exit 1
+fi
+rm -f "$root/tmp/dma-ownerd.deb" "$root/tmp/driverctl.deb"
+echo dmao-bench >"$root/etc/hostname"
+echo "/dev/vda / ext4 rw,errors=remount-ro 0 0" >"$root/etc/fstab"
+ln -sf /lib/systemd/system/multi-user.target "$root/etc/systemd/system/default.target"
+ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
+ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
+install -m 0755 "$here/vm-guest-bench" "$root/usr/local/sbin/vm-guest-bench"
+install -m 0755 "$work/vfio-claim" "$root/usr/local/sbin/vfio-claim"
+install -m 0644 "$here/vm-guest-bench.service" "$root/etc/systemd/system/"
+mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
+ln -sf ../vm-guest-bench.service "$root/etc/systemd/system/multi-user.target.wants/"
+image="$work/root.img"
+truncate -s 2G "$image"
+mkfs.ext4 -q -F -L dmao-root -d "$root" "$image"
+rm -rf "$root"
+
+# The same initramfs as the system suite's: busybox, virtio-blk and ext4, mount /dev/vda, switch to it.
+ird="$work/initramfs"
+mkdir -p "$ird/bin" "$ird/modules"
+cp /bin/busybox "$ird/bin/busybox"
+: >"$ird/modules.list"
+for m in $("$system/module-closure.py" "$moddir" virtio_pci virtio_blk crc32c_generic ext4); do
+        cp "$moddir/$m" "$ird/modules/"
+        echo "/modules/${m##*/}" >>"$ird/modules.list"
+done
+cat >"$ird/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mkdir -p /proc /sys /dev /newroot
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+for m in $(cat /modules.list); do
+        insmod "$m" || echo "initramfs: insmod $m failed"
+done
+i=0
+while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do
+        sleep 0.1
+        i=$((i + 1))
+done
+mount -t ext4 -o rw /dev/vda /newroot || { echo "initramfs: cannot mount /dev/vda"; echo o >/proc/sysrq-trigger; }
+umount /proc /sys /dev
+exec switch_root /newroot /sbin/init
+INIT
+chmod +x "$ird/init"
+(cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.img"
+
+console="$work/console.log"
+log "booting ($accel; console: $console)"
+start=$(date +%s)
+set +e
+timeout "${BENCH_VM_TIMEOUT:-900}" qemu-system-x86_64 \
+        -machine q35 -accel "$accel" -cpu max -smp 2 -m 1024 \
+        -nodefaults -display none -monitor none \
+        -device intel-iommu \
+        -serial "file:$console" \
+        -kernel "$vmlinuz" -initrd "$work/initramfs.img" \
+        -append "console=ttyS0 intel_iommu=on quiet loglevel=4 systemd.show_status=false panic=-1" \
+        -drive "file=$image,format=raw,if=none,id=root,cache=unsafe" -device virtio-blk-pci,drive=root \
+        -device pcie-pci-bridge,id=pbr,bus=pcie.0,addr=0x5 \
+        -device e1000,bus=pbr,addr=0x1 -device e1000,bus=pbr,addr=0x2 \
+        >"$work/qemu.log" 2>&1
+qemu_rc=$?
+set -e
+log "qemu exited with $qemu_rc after $(( $(date +%s) - start )) s"
+
+tr -d '\r' <"$console" | sed -n 's/^.*\(@@BENCH \)/\1/p' >"$work/bench.txt"
+cat "$work/bench.txt"
+if grep -q '^@@BENCH error' "$work/bench.txt" || ! grep -q '^@@BENCH done' "$work/bench.txt"; then
+        echo "---- console (last 60 lines) ----" >&2
+        tr -d '\r' <"$console" | tail -60 >&2
+        cat "$work/qemu.log" >&2
+        echo "vm-bench: the guest did not complete the bench" >&2
+        exit 1
+fi
+
+field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+# pick Q VALUES…: the nearest-rank Q-quantile (Q in percent).
+pick() {
+        local q=$1
+        shift
+        printf '%s\n' "$@" | sort -n | awk -v q="$q" '{ v[NR] = $1 } END { r = int((q * NR + 99) / 100); if (r < 1) r = 1; print v[r] }'
+}
+
+devices="" ownerd=() driverctl=() by_hand=() check=()
+while read -r _ _ line; do
+        [[ $(field round "$line") -ge 1 ]] || continue # round 0 warms the caches
+        devices=$(field devices "$line")
+        case $(field tool "$line") in
+        dma-ownerctl) ownerd+=("$(field usec "$line")") ;;
+        driverctl) driverctl+=("$(field usec "$line")") ;;
+        sysfs) by_hand+=("$(field usec "$line")") ;;
+        ctl-check) check+=("$(field usec "$line")") ;;
+        esac
+done < <(grep '^@@BENCH assign ' "$work/bench.txt")
+o=$(pick 50 "${ownerd[@]}")
+d=$(pick 50 "${driverctl[@]}")
+echo "vm-assign devices=$devices rounds=${#ownerd[@]} ownerd_usec=$o driverctl_usec=$d" \
+     "ownerd_per_device_usec=$((o / devices)) driverctl_per_device_usec=$((d / devices))" \
+     "ownerd_min_usec=$(pick 0 "${ownerd[@]}") ownerd_max_usec=$(pick 100 "${ownerd[@]}")" \
+     "driverctl_min_usec=$(pick 0 "${driverctl[@]}") driverctl_max_usec=$(pick 100 "${driverctl[@]}")" \
+     "sysfs_per_device_usec=$(( $(pick 50 "${by_hand[@]}") / devices ))" \
+     "ctl_check_usec=$(pick 50 "${check[@]}") accel=$accel"
+
+window=($(sed -n 's/^@@BENCH window .*usec=\([0-9]*\).*/\1/p' "$work/bench.txt"))
+summary=$(grep '^@@BENCH window-summary' "$work/bench.txt")
+[[ ${#window[@]} -gt 0 ]] || { echo "vm-bench: no window figures: $summary" >&2; exit 1; }
+echo "vm-window binds=${#window[@]} p50_usec=$(pick 50 "${window[@]}") p99_usec=$(pick 99 "${window[@]}")" \
+     "max_usec=$(pick 100 "${window[@]}") manual_binds=$(field binds "$summary") accel=$accel"
+
+refusal=($(sed -n 's/^@@BENCH refusal .*usec=\([0-9]*\).*/\1/p' "$work/bench.txt"))
+refused=$(grep '^@@BENCH refusal rc=[1-9]' "$work/bench.txt" | grep -c 'driver_after=none' || true)
+bound=$(grep '^@@BENCH refusal' "$work/bench.txt" | grep -c 'driver_after=e1000' || true)
+error=$(sed -n 's/^@@BENCH refusal .*error=\(.*\)$/\1/p' "$work/bench.txt" | sort | uniq -c | sort -rn | head -1 |
+        sed 's/^ *[0-9]* //; s/ /_/g')
+echo "vm-refusal attempts=${#refusal[@]} refused=$refused bound=$bound p50_usec=$(pick 50 "${refusal[@]}")" \
+     "max_usec=$(pick 100 "${refusal[@]}") error=${error:-none} accel=$accel"
+echo "vm-machine kernel=$kver accel=$accel qemu_seconds=$(( $(date +%s) - start ))"
