@@ -127,36 +127,8 @@ truncate -s 2G "$image"
 mkfs.ext4 -q -F -L dmao-root -d "$root" "$image"
 rm -rf "$root"
 
-# The same initramfs as the system suite's: busybox, virtio-blk and ext4, mount /dev/vda, switch to it.
-ird="$work/initramfs"
-mkdir -p "$ird/bin" "$ird/modules"
-cp /bin/busybox "$ird/bin/busybox"
-: >"$ird/modules.list"
-for m in $("$system/module-closure.py" "$moddir" virtio_pci virtio_blk crc32c_generic ext4); do
-        cp "$moddir/$m" "$ird/modules/"
-        echo "/modules/${m##*/}" >>"$ird/modules.list"
-done
-cat >"$ird/init" <<'INIT'
-#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mkdir -p /proc /sys /dev /newroot
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-for m in $(cat /modules.list); do
-        insmod "$m" || echo "initramfs: insmod $m failed"
-done
-i=0
-while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do
-        sleep 0.1
-        i=$((i + 1))
-done
-mount -t ext4 -o rw /dev/vda /newroot || { echo "initramfs: cannot mount /dev/vda"; echo o >/proc/sysrq-trigger; }
-umount /proc /sys /dev
-exec switch_root /newroot /sbin/init
-INIT
-chmod +x "$ird/init"
-(cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.img"
+# The system suite's initramfs: busybox, virtio-blk and ext4, mount /dev/vda, switch to it.
+"$system/build-boot-initramfs.sh" "$moddir" "$work/initramfs.img"
 
 console="$work/console.log"
 log "booting ($accel; console: $console)"
