@@ -164,18 +164,6 @@ static const char *group_target_driver(const Manager *m, unsigned group) {
         return DEFAULT_TARGET_DRIVER;
 }
 
-static void notify_changed(Manager *m, const char *address) {
-        if (m->hooks.device_changed)
-                m->hooks.device_changed(address, m->hooks.userdata);
-}
-
-static void refresh(Manager *m, const char *address) {
-        int r = model_refresh_device(m->model, address);
-        if (r < 0)
-                log_msg(LOG_ERR, "%s: cannot re-read the device after writing to it: %s", address, strerror(-r));
-        notify_changed(m, address);
-}
-
 static void decision_init(Decision *d, DecisionKind kind, const Member *mb, unsigned group, const char *target,
                           const char *rule_name) {
         *d = (Decision) {
@@ -197,20 +185,6 @@ static void decision_add_step(Decision *d, StepKind kind, const char *driver) {
         if (driver)
                 snprintf(d->steps[d->n_steps].driver, sizeof(d->steps[d->n_steps].driver), "%s", driver);
         d->n_steps++;
-}
-
-/* One write through the actuator, audited like the engine's writes. */
-static int run_step(Manager *m, const Decision *d, const Step *step) {
-        const Device *dev = model_find_device(m->model, d->address);
-        int r;
-
-        r = dev ? actuator_run(m->actuator, dev, step) : -ENODEV;
-        audit_step(d, step, POLICY_MODE_ENFORCE, r);
-        if (r < 0)
-                m->write_failures++;
-        else
-                m->writes++;
-        return r;
 }
 
 static int interface_in_use(Manager *m, const char *address, char ret_interface[IFNAME_MAX]) {
@@ -279,7 +253,7 @@ static int move_member(Manager *m, unsigned group, Member *mb, const char *targe
 
         mb->touched = true;
         for (size_t s = 0; s < d.n_steps; s++) {
-                r = run_step(m, &d, &d.steps[s]);
+                r = manager_run_step(m, &d, &d.steps[s], POLICY_MODE_ENFORCE);
                 if (r < 0) {
                         report_failure(rep, mb->address, "%s: %s failed: %s", mb->address,
                                        step_kind_to_string(d.steps[s].kind), strerror(-r));
@@ -287,7 +261,7 @@ static int move_member(Manager *m, unsigned group, Member *mb, const char *targe
                 }
         }
 
-        refresh(m, mb->address);
+        (void) manager_reread_device(m, mb->address);
         const Device *dev = model_find_device(m->model, mb->address);
         if (!dev) {
                 report_failure(rep, mb->address, "%s: the device disappeared while it was being moved", mb->address);
@@ -316,7 +290,7 @@ static void rollback_member(Manager *m, unsigned group, const Member *mb, const 
         const Device *dev;
         bool unbound = false;
 
-        refresh(m, mb->address);
+        (void) manager_reread_device(m, mb->address);
         dev = model_find_device(m->model, mb->address);
         if (!dev)
                 return;
@@ -337,10 +311,10 @@ static void rollback_member(Manager *m, unsigned group, const Member *mb, const 
 
         audit_decision(&d, POLICY_MODE_ENFORCE);
         for (size_t s = 0; s < d.n_steps; s++)
-                if (run_step(m, &d, &d.steps[s]) < 0)
+                if (manager_run_step(m, &d, &d.steps[s], POLICY_MODE_ENFORCE) < 0)
                         break;
 
-        refresh(m, mb->address);
+        (void) manager_reread_device(m, mb->address);
         dev = model_find_device(m->model, mb->address);
         report_line(rep, "%s: rolled back, driver now %s", mb->address, dev && dev->driver ? dev->driver : "(none)");
 }
@@ -1033,16 +1007,16 @@ int manager_release_group(Manager *m, unsigned group, uint64_t flags, AssignRepo
                 audit_decision(&d, POLICY_MODE_ENFORCE);
 
                 for (size_t s = 0; s < d.n_steps; s++) {
-                        r = run_step(m, &d, &d.steps[s]);
+                        r = manager_run_step(m, &d, &d.steps[s], POLICY_MODE_ENFORCE);
                         if (r < 0) {
-                                refresh(m, mb->address);
+                                (void) manager_reread_device(m, mb->address);
                                 report_failure(rep, mb->address, "%s: %s failed: %s", mb->address,
                                                step_kind_to_string(d.steps[s].kind), strerror(-r));
                                 return r;
                         }
                 }
 
-                refresh(m, mb->address);
+                (void) manager_reread_device(m, mb->address);
                 const Device *dev = model_find_device(m->model, mb->address);
                 if (dev && dev->driver && on_vfio && streq_ptr(dev->driver, mb->driver)) {
                         report_failure(rep, mb->address, "%s: still bound to %s after unbind", mb->address,

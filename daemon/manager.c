@@ -97,6 +97,28 @@ static void manager_refresh_net(Manager *m, int64_t group) {
 /* Carry out what the engine decided. Every decision is audited; a dry-run decision writes nothing. After the steps
  * of a decision the device is re-read: what we wrote may have failed or raced with the kernel. Returns the number
  * of successful writes. */
+int manager_run_step(Manager *m, const Decision *d, const Step *step, PolicyMode mode) {
+        const Device *dev = model_find_device(m->model, d->address);
+        int r;
+
+        /* A device gone between the decision and the write is reported like any failed write. */
+        r = dev ? actuator_run(m->actuator, dev, step) : -ENODEV;
+        audit_step(d, step, mode, r);
+        if (r < 0)
+                m->write_failures++;
+        else
+                m->writes++;
+        return r;
+}
+
+int manager_reread_device(Manager *m, const char *address) {
+        int r = model_refresh_device(m->model, address);
+        if (r < 0)
+                log_msg(LOG_ERR, "%s: cannot re-read the device after writing to it: %s", address, strerror(-r));
+        notify_device_changed(m, address);
+        return r;
+}
+
 static size_t manager_execute(Manager *m) {
         PolicyMode mode = m->policy->mode;
         size_t writes = 0;
@@ -115,25 +137,12 @@ static size_t manager_execute(Manager *m) {
                         continue;
                 }
 
-                const Device *dev = model_find_device(m->model, d->address);
-                if (!dev) {
-                        /* Gone between the decision and the write: nothing to do, but say so. */
-                        audit_step(d, &d->steps[0], mode, -ENODEV);
-                        m->write_failures++;
-                        continue;
-                }
-
                 for (size_t s = 0; s < d->n_steps; s++) {
                         const Step *step = &d->steps[s];
-                        int r = actuator_run(m->actuator, dev, step);
 
-                        audit_step(d, step, mode, r);
-                        if (r < 0) {
-                                /* The later steps depend on this one (no probe after a failed override). */
-                                m->write_failures++;
+                        /* The later steps depend on this one (no probe after a failed override). */
+                        if (manager_run_step(m, d, step, mode) < 0)
                                 break;
-                        }
-                        m->writes++;
                         writes++;
                         if (step->kind == STEP_SET_OVERRIDE) {
                                 placed = true;
@@ -142,12 +151,8 @@ static size_t manager_execute(Manager *m) {
                                 lifted = true;
                 }
 
-                int r = model_refresh_device(m->model, d->address);
-                if (r < 0) {
-                        log_msg(LOG_ERR, "%s: cannot re-read the device after writing to it: %s", d->address,
-                                strerror(-r));
+                if (manager_reread_device(m, d->address) < 0)
                         continue;
-                }
 
                 /* A pin is ours only while the kernel shows exactly what we wrote. */
                 const Device *after = model_find_device(m->model, d->address);
@@ -156,7 +161,6 @@ static size_t manager_execute(Manager *m) {
                 else if (after && lifted)
                         (void) model_set_pinned(m->model, d->address, false);
 
-                notify_device_changed(m, d->address);
                 if (m->hooks.decision)
                         m->hooks.decision(d, m->hooks.userdata);
         }

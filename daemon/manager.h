@@ -67,6 +67,13 @@ static inline void manager_freep(Manager **m) {
 }
 #define _cleanup_manager_ __attribute__((cleanup(manager_freep)))
 
+/* One step of a decision through the actuator, audited and counted; the device is looked up afresh (-ENODEV when it
+ * is gone). Returns 0 or the negative errno of the write. Shared by the event path and assign/release. */
+int manager_run_step(Manager *m, const Decision *d, const Step *step, PolicyMode mode);
+
+/* Re-read a device after writing to it (the kernel is the truth) and tell the observers; errors are logged. */
+int manager_reread_device(Manager *m, const char *address);
+
 /* Reconcile every group against the policy, as after start-up. */
 int manager_reconcile_all(Manager *m, EventKind why);
 
