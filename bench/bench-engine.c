@@ -23,6 +23,7 @@
 #include "engine.h"
 #include "model.h"
 #include "policy.h"
+#include "dma-ownerd/time-util.h"
 
 #define N_GROUPS 1024u
 #define MEMBERS_PER_GROUP 4u
@@ -43,13 +44,6 @@ static uint32_t rng_next(void) {
 
 static uint32_t rng_below(uint32_t n) {
         return rng_next() % n;
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
 /* Member `function` of group `g`: its ids, class and driver follow the group's shape (g % N_SHAPES). */

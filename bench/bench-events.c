@@ -36,16 +36,10 @@
 #include "dma-ownerd/macro.h"
 #include "manager.h"
 #include "sysfs-tree.h"
+#include "dma-ownerd/time-util.h"
 
 #define N_EVENTS 10000u
 #define N_RESERVED 100u
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 typedef struct Tally {
         uint64_t last_decision_usec; /* when the latest decision had been carried out */

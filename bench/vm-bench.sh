@@ -187,11 +187,16 @@ echo "vm-assign devices=$devices rounds=${#ownerd[@]} ownerd_usec=$o driverctl_u
      "sysfs_per_device_usec=$(( $(pick 50 "${by_hand[@]}") / devices ))" \
      "ctl_check_usec=$(pick 50 "${check[@]}") accel=$accel"
 
-window=($(sed -n 's/^@@BENCH window .*usec=\([0-9]*\).*/\1/p' "$work/bench.txt"))
+window=($(sed -n 's/^@@BENCH window .* usec=\([0-9]*\).*/\1/p' "$work/bench.txt"))
+window_kernel=($(sed -n 's/^@@BENCH window .* kernel_usec=\([0-9]*\).*/\1/p' "$work/bench.txt"))
+window_own=($(sed -n 's/^@@BENCH window .* daemon_usec=\([0-9]*\).*/\1/p' "$work/bench.txt"))
 summary=$(grep '^@@BENCH window-summary' "$work/bench.txt")
-[[ ${#window[@]} -gt 0 ]] || { echo "vm-bench: no window figures: $summary" >&2; exit 1; }
+[[ ${#window[@]} -gt 0 && ${#window_own[@]} -eq ${#window[@]} ]] ||
+        { echo "vm-bench: no window figures: $summary" >&2; exit 1; }
 echo "vm-window binds=${#window[@]} p50_usec=$(pick 50 "${window[@]}") p99_usec=$(pick 99 "${window[@]}")" \
-     "max_usec=$(pick 100 "${window[@]}") manual_binds=$(field binds "$summary") accel=$accel"
+     "max_usec=$(pick 100 "${window[@]}") kernel_p50_usec=$(pick 50 "${window_kernel[@]}")" \
+     "daemon_p50_usec=$(pick 50 "${window_own[@]}") daemon_p99_usec=$(pick 99 "${window_own[@]}")" \
+     "daemon_max_usec=$(pick 100 "${window_own[@]}") manual_binds=$(field binds "$summary") accel=$accel"
 
 refusal=($(sed -n 's/^@@BENCH refusal .*usec=\([0-9]*\).*/\1/p' "$work/bench.txt"))
 refused=$(grep '^@@BENCH refusal rc=[1-9]' "$work/bench.txt" | grep -c 'driver_after=none' || true)

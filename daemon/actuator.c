@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +18,14 @@
 #include "actuator.h"
 #include "dma-ownerd/macro.h"
 #include "dma-ownerd/pci-address.h"
+#include "dma-ownerd/time-util.h"
 
 struct Actuator {
         int root_fd;
         ActuatorWriteHook write_hook;
         void *write_hook_userdata;
+        pthread_mutex_t hook_lock; /* serialises hooked writes across actuator_run_parallel()'s threads */
+        _Atomic uint64_t kernel_usec;
 };
 
 int actuator_new(const char *sysfs_root, Actuator **ret) {
@@ -39,6 +44,7 @@ int actuator_new(const char *sysfs_root, Actuator **ret) {
         if (!a)
                 return -ENOMEM;
         a->root_fd = TAKE_FD(fd);
+        (void) pthread_mutex_init(&a->hook_lock, NULL);
 
         *ret = a;
         return 0;
@@ -49,6 +55,7 @@ Actuator *actuator_free(Actuator *a) {
                 return NULL;
         if (a->root_fd >= 0)
                 (void) close(a->root_fd);
+        (void) pthread_mutex_destroy(&a->hook_lock);
         free(a);
         return NULL;
 }
@@ -72,11 +79,13 @@ static int open_attribute(int dir_fd, const char *relpath) {
 
 /* One store: sysfs hands each write(2) to the attribute's store() as a whole, so the value must go in a single call,
  * and a partial write means the kernel did not take it. */
-static int write_attribute(Actuator *a, int dir_fd, const char *relpath, const char *hook_relpath,
+static int store_attribute(Actuator *a, int dir_fd, const char *relpath, const char *hook_relpath,
                            const char *value) {
         _cleanup_close_ int fd = -EBADF;
         size_t size = strlen(value);
+        uint64_t start;
         ssize_t n;
+        int saved_errno;
 
         /* Before the open: O_TRUNC would already empty a test tree's file. */
         if (a->write_hook) {
@@ -89,14 +98,30 @@ static int write_attribute(Actuator *a, int dir_fd, const char *relpath, const c
         if (fd < 0)
                 return fd;
 
+        start = now_usec();
         do
                 n = write(fd, value, size);
         while (n < 0 && errno == EINTR);
+        saved_errno = errno;
+        atomic_fetch_add_explicit(&a->kernel_usec, now_usec() - start, memory_order_relaxed);
         if (n < 0)
-                return -errno;
+                return -saved_errno;
         if ((size_t) n != size)
                 return -EIO;
         return 0;
+}
+
+static int write_attribute(Actuator *a, int dir_fd, const char *relpath, const char *hook_relpath,
+                           const char *value) {
+        int r;
+
+        if (!a->write_hook)
+                return store_attribute(a, dir_fd, relpath, hook_relpath, value);
+
+        (void) pthread_mutex_lock(&a->hook_lock);
+        r = store_attribute(a, dir_fd, relpath, hook_relpath, value);
+        (void) pthread_mutex_unlock(&a->hook_lock);
+        return r;
 }
 
 /* readlinkat() into a buffer that grows until the target fits. */
@@ -308,4 +333,63 @@ int actuator_run(Actuator *a, const Device *expected, const Step *step) {
         if (r == -ENOENT && step->kind != STEP_PROBE)
                 return -ENODEV;
         return r;
+}
+
+typedef struct ParallelRun {
+        Actuator *actuator;
+        const Device *const *expected;
+        const Step *const *steps;
+        int *results;
+        size_t n;
+        atomic_size_t next; /* the next step to take: each worker takes one at a time until none is left */
+} ParallelRun;
+
+static void *parallel_worker(void *userdata) {
+        ParallelRun *run = userdata;
+
+        for (;;) {
+                size_t i = atomic_fetch_add(&run->next, 1);
+                if (i >= run->n)
+                        return NULL;
+                run->results[i] = actuator_run(run->actuator, run->expected[i], run->steps[i]);
+        }
+}
+
+int actuator_run_parallel(Actuator *a, const Device *const *expected, const Step *const *steps, size_t n,
+                          int *ret_results) {
+        pthread_t threads[ACTUATOR_PARALLEL_MAX - 1];
+        bool started[ACTUATOR_PARALLEL_MAX - 1] = {};
+        ParallelRun run = {
+                .actuator = a,
+                .expected = expected,
+                .steps = steps,
+                .results = ret_results,
+                .n = n,
+        };
+        size_t extra;
+
+        if (!a || (n > 0 && (!expected || !steps || !ret_results)))
+                return -EINVAL;
+
+        /* The caller's thread is a worker too; a single step needs no other. */
+        extra = n > ACTUATOR_PARALLEL_MAX ? ACTUATOR_PARALLEL_MAX - 1 : (n > 0 ? n - 1 : 0);
+
+        pthread_attr_t attr;
+        bool have_attr = pthread_attr_init(&attr) == 0;
+        if (have_attr)
+                (void) pthread_attr_setstacksize(&attr, 64 * 1024); /* actuator_run keeps its buffers on the heap */
+        for (size_t t = 0; t < extra; t++)
+                started[t] = pthread_create(&threads[t], have_attr ? &attr : NULL, parallel_worker, &run) == 0;
+        if (have_attr)
+                (void) pthread_attr_destroy(&attr);
+
+        (void) parallel_worker(&run);
+        for (size_t t = 0; t < extra; t++)
+                if (started[t])
+                        (void) pthread_join(threads[t], NULL);
+        return 0;
+}
+
+uint64_t actuator_kernel_usec(const Actuator *a) {
+        return a ? atomic_load_explicit(&((Actuator *) a)->kernel_usec, memory_order_relaxed) : 0;
 }

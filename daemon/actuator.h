@@ -24,7 +24,23 @@ Actuator *actuator_free(Actuator *a);
  * driver bound than expected; otherwise the errno of the failed open or write (EBUSY, EINVAL, EACCES, EIO…). */
 int actuator_run(Actuator *a, const Device *expected, const Step *step);
 
+/* Runs steps[i] against expected[i] for every i < n at once, on up to ACTUATOR_PARALLEL_MAX threads (the caller's
+ * among them), and stores what actuator_run() returned for each in ret_results[i]. For the members of one group:
+ * the kernel's unbind and probe of a device mostly wait (RCU grace periods, resets, power-state delays), and the
+ * waits of different devices overlap. The steps must be about distinct devices. Returns 0 once every step has run
+ * (when a thread cannot be started, the others take its share), or -EINVAL. */
+#define ACTUATOR_PARALLEL_MAX 8u
+int actuator_run_parallel(Actuator *a, const Device *const *expected, const Step *const *steps, size_t n,
+                          int *ret_results);
+
+/* Microseconds spent inside write(2) on sysfs attributes since actuator_new(), summed over threads: the kernel's
+ * own work behind our stores (a driver's remove() on unbind, a probe on drivers_probe), which the daemon waits for
+ * but does not do. Subtracted from a latency, it leaves the daemon's own time. */
+uint64_t actuator_kernel_usec(const Actuator *a);
+
 /* Test seam: called before every write (before the file is even opened) with the path relative to the sysfs root and
- * the bytes about to be written. Returning a negative errno makes the write fail with it, without touching the file. */
+ * the bytes about to be written. Returning a negative errno makes the write fail with it, without touching the file.
+ * While a hook is set, writes (hook call, open and write) happen one at a time, also under actuator_run_parallel():
+ * the hook stands in for the kernel and sees a sequence of complete stores. */
 typedef int (*ActuatorWriteHook)(const char *relpath, const char *value, void *userdata);
 void actuator_set_write_hook(Actuator *a, ActuatorWriteHook hook, void *userdata);

@@ -15,6 +15,7 @@
 #include "audit.h"
 #include "bus-args.h"
 #include "dma-ownerd/macro.h"
+#include "dma-ownerd/time-util.h"
 
 #define DEFAULT_TARGET_DRIVER "vfio-pci"
 
@@ -63,20 +64,26 @@ static void report_line(AssignReport *r, const char *format, ...) {
 }
 
 static void report_failure(AssignReport *r, const char *address, const char *format, ...) _printf_(3, 4);
+/* The first failure is the one the caller returns (FailedDevice and the error message); later ones, from the same
+ * round, are only report lines. */
 static void report_failure(AssignReport *r, const char *address, const char *format, ...) {
+        _cleanup_free_ char *message = NULL;
         va_list ap;
 
         if (!r)
                 return;
+        va_start(ap, format);
+        if (vasprintf(&message, format, ap) < 0)
+                message = NULL;
+        va_end(ap);
+        if (!message)
+                return;
+        report_line(r, "%s", message);
+        if (r->message)
+                return;
         if (address)
                 snprintf(r->failed_device, sizeof(r->failed_device), "%s", address);
-        free(r->message);
-        va_start(ap, format);
-        if (vasprintf(&r->message, format, ap) < 0)
-                r->message = NULL;
-        va_end(ap);
-        if (r->message)
-                report_line(r, "%s", r->message);
+        r->message = TAKE_PTR(message);
 }
 
 PolicyMode manager_effective_mode(const Manager *m) {
@@ -187,25 +194,16 @@ static void decision_add_step(Decision *d, StepKind kind, const char *driver) {
         d->n_steps++;
 }
 
-static int interface_in_use(Manager *m, const char *address, char ret_interface[IFNAME_MAX]) {
-        Device *d = model_find_device_mutable(m->model, address);
+/* From the state manager_refresh_net() just took for the group. */
+static bool interface_in_use(Manager *m, const char *address, char ret_interface[IFNAME_MAX]) {
+        const Device *d = model_find_device(m->model, address);
 
-        if (!d || !m->netdev)
-                return 0;
-
-        for (size_t i = 0; i < d->n_net; i++) {
-                int r = netdev_query(m->netdev, &d->net[i]);
-                if (r < 0) {
-                        log_msg(LOG_WARNING, "%s: cannot read the state of interface %s: %s", address, d->net[i].name,
-                                strerror(-r));
-                        continue;
-                }
+        for (size_t i = 0; d && i < d->n_net; i++)
                 if (net_interface_in_use(&d->net[i])) {
                         snprintf(ret_interface, IFNAME_MAX, "%s", d->net[i].name);
-                        return 1;
+                        return true;
                 }
-        }
-        return 0;
+        return false;
 }
 
 /* Which members an assign moves: not those on a driver the policy allows, nor driverless ones already held for the
@@ -237,32 +235,97 @@ static void describe_plan(const Member *mb, const char *target, bool audit, Assi
                             mb->is_bridge ? "" : ", probe");
 }
 
-/* Override, unbind, probe, re-read, verify. */
-static int move_member(Manager *m, unsigned group, Member *mb, const char *target, const char *rule_name,
-                       AssignReport *rep) {
-        Decision d;
+/* The decision that moves one member to the target: override, unbind, probe. */
+static void plan_move(Decision *d, const Member *mb, unsigned group, const char *target, const char *rule_name) {
+        decision_init(d, DECISION_RESERVE, mb, group, target, rule_name);
+        decision_add_step(d, STEP_SET_OVERRIDE, target);
+        if (mb->driver[0])
+                decision_add_step(d, STEP_UNBIND, mb->driver);
+        if (!mb->is_bridge) /* vfio-pci refuses bridges; the override alone keeps host drivers away */
+                decision_add_step(d, STEP_PROBE, NULL);
+}
+
+/* A group moves in rounds: every override first, so that no host driver can take a member that a later round
+ * frees; then every unbind at once; then every probe at once. */
+enum { ROUND_OVERRIDE, ROUND_UNBIND, ROUND_PROBE, _ROUND_MAX };
+
+static unsigned step_round(StepKind kind) {
+        switch (kind) {
+        case STEP_SET_OVERRIDE:
+        case STEP_CLEAR_OVERRIDE:
+                return ROUND_OVERRIDE;
+        case STEP_UNBIND:
+                return ROUND_UNBIND;
+        default:
+                return ROUND_PROBE;
+        }
+}
+
+/* Runs decisions[i] for each acting member, round by round. The overrides go one at a time and stop at the first
+ * failure: they are cheap, and what is not written needs no undoing. The unbinds and the probes of a round run at
+ * once: the kernel's work on different devices (a driver's remove(), a probe) mostly waits, and the waits overlap.
+ * Every failure of a round is reported; no round starts after one failed. Returns 0 or the first failure's errno. */
+static int run_rounds(Manager *m, Member *members, const Decision *decisions, size_t n, AssignReport *rep) {
+        _cleanup_free_ const Decision **batch = calloc(n, sizeof(Decision *));
+        _cleanup_free_ const Step **steps = calloc(n, sizeof(Step *));
+        _cleanup_free_ size_t *who = calloc(n, sizeof(size_t));
+        _cleanup_free_ int *results = calloc(n, sizeof(int));
         int r;
 
-        decision_init(&d, DECISION_RESERVE, mb, group, target, rule_name);
-        decision_add_step(&d, STEP_SET_OVERRIDE, target);
-        if (mb->driver[0])
-                decision_add_step(&d, STEP_UNBIND, mb->driver);
-        if (!mb->is_bridge) /* vfio-pci refuses bridges; the override alone keeps host drivers away */
-                decision_add_step(&d, STEP_PROBE, NULL);
-        audit_decision(&d, POLICY_MODE_ENFORCE);
+        if (n > 0 && (!batch || !steps || !who || !results))
+                return -ENOMEM;
 
-        mb->touched = true;
-        for (size_t s = 0; s < d.n_steps; s++) {
-                r = manager_run_step(m, &d, &d.steps[s], POLICY_MODE_ENFORCE);
-                if (r < 0) {
-                        report_failure(rep, mb->address, "%s: %s failed: %s", mb->address,
-                                       step_kind_to_string(d.steps[s].kind), strerror(-r));
-                        return r;
+        for (unsigned round = 0; round < _ROUND_MAX; round++) {
+                size_t k = 0;
+                int first = 0;
+
+                for (size_t i = 0; i < n; i++) {
+                        if (!members[i].act)
+                                continue;
+                        for (size_t s = 0; s < decisions[i].n_steps; s++)
+                                if (step_round(decisions[i].steps[s].kind) == round) {
+                                        batch[k] = &decisions[i];
+                                        steps[k] = &decisions[i].steps[s];
+                                        who[k++] = i;
+                                        break;
+                                }
                 }
+
+                if (round == ROUND_OVERRIDE)
+                        for (size_t j = 0; j < k; j++) {
+                                members[who[j]].touched = true;
+                                results[j] = manager_run_step(m, batch[j], steps[j], POLICY_MODE_ENFORCE);
+                                if (results[j] < 0) {
+                                        k = j + 1;
+                                        break;
+                                }
+                        }
+                else if (k > 0) {
+                        r = manager_run_steps_parallel(m, batch, steps, k, POLICY_MODE_ENFORCE, results);
+                        if (r < 0)
+                                return r;
+                }
+
+                for (size_t j = 0; j < k; j++) {
+                        if (results[j] >= 0)
+                                continue;
+                        report_failure(rep, members[who[j]].address, "%s: %s failed: %s", members[who[j]].address,
+                                       step_kind_to_string(steps[j]->kind), strerror(-results[j]));
+                        if (first == 0)
+                                first = results[j];
+                }
+                if (first < 0)
+                        return first;
         }
+        return 0;
+}
+
+/* After the rounds: re-read the member (the kernel is the truth) and check it ended where it should. */
+static int verify_moved(Manager *m, const Member *mb, const char *target, AssignReport *rep) {
+        const Device *dev;
 
         (void) manager_reread_device(m, mb->address);
-        const Device *dev = model_find_device(m->model, mb->address);
+        dev = model_find_device(m->model, mb->address);
         if (!dev) {
                 report_failure(rep, mb->address, "%s: the device disappeared while it was being moved", mb->address);
                 return -ENODEV;
@@ -805,13 +868,14 @@ int manager_check_assign(Manager *m, unsigned group, bool *ret_viable, char ***r
         if (r < 0)
                 return r;
         plan_assign(m, members, n, target);
+        manager_refresh_net(m, group);
 
         for (size_t i = 0; i < n; i++) {
                 char iface[IFNAME_MAX] = "";
 
                 describe_plan(&members[i], target, /* audit= */ true, &rep);
                 if (members[i].act && members[i].driver[0] && m->policy->network_protection &&
-                    interface_in_use(m, members[i].address, iface) > 0) {
+                    interface_in_use(m, members[i].address, iface)) {
                         viable = false;
                         report_line(&rep, "%s: interface %s is in use (up with an address, or a default route); "
                                           "assigning needs force",
@@ -832,9 +896,11 @@ int manager_check_assign(Manager *m, unsigned group, bool *ret_viable, char ***r
 
 int manager_assign_group(Manager *m, unsigned group, uint64_t flags, AssignReport *rep) {
         _cleanup_free_ Member *members = NULL;
+        _cleanup_free_ Decision *decisions = NULL;
         _cleanup_free_ char *rule_name = NULL, *target = NULL;
         bool audit = manager_effective_mode(m) == POLICY_MODE_AUDIT;
-        size_t n;
+        uint64_t start = now_usec();
+        size_t n, moved = 0;
         int r;
 
         if (flags & ~(uint64_t) ASSIGN_FLAGS_ALL)
@@ -848,12 +914,13 @@ int manager_assign_group(Manager *m, unsigned group, uint64_t flags, AssignRepor
                 return -ENOMEM;
         plan_assign(m, members, n, target);
 
-        if (m->policy->network_protection && !(flags & ASSIGN_FORCE))
+        if (m->policy->network_protection && !(flags & ASSIGN_FORCE)) {
+                manager_refresh_net(m, group);
                 for (size_t i = 0; i < n; i++) {
                         char iface[IFNAME_MAX] = "";
 
                         if (!members[i].act || !members[i].driver[0] ||
-                            interface_in_use(m, members[i].address, iface) <= 0)
+                            !interface_in_use(m, members[i].address, iface))
                                 continue;
                         if (rep)
                                 snprintf(rep->interface, sizeof(rep->interface), "%s", iface);
@@ -863,6 +930,7 @@ int manager_assign_group(Manager *m, unsigned group, uint64_t flags, AssignRepor
                                        members[i].address, iface);
                         return -EADDRINUSE;
                 }
+        }
 
         for (size_t i = 0; i < n; i++)
                 describe_plan(&members[i], target, audit, rep);
@@ -882,16 +950,23 @@ int manager_assign_group(Manager *m, unsigned group, uint64_t flags, AssignRepor
                 return r;
         }
 
-        for (size_t i = 0; i < n; i++) {
-                if (!members[i].act)
-                        continue;
-                r = move_member(m, group, &members[i], target, rule_name, rep);
-                if (r >= 0)
-                        continue;
+        decisions = calloc(n, sizeof(Decision));
+        if (n > 0 && !decisions)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (members[i].act) {
+                        plan_move(&decisions[i], &members[i], group, target, rule_name);
+                        audit_decision(&decisions[i], POLICY_MODE_ENFORCE);
+                        moved++;
+                }
 
-                log_msg(LOG_ERR, "group %u: assignment failed at %s (%s), rolling back", group, members[i].address,
-                        strerror(-r));
-                for (size_t j = i + 1; j > 0; j--)
+        r = run_rounds(m, members, decisions, n, rep);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (members[i].act)
+                        r = verify_moved(m, &members[i], target, rep);
+        if (r < 0) {
+                log_msg(LOG_ERR, "group %u: assignment failed (%s), rolling back", group, strerror(-r));
+                for (size_t j = n; j > 0; j--)
                         if (members[j - 1].touched)
                                 rollback_member(m, group, &members[j - 1], rule_name, rep);
                 runtime_state_save(m, rep);
@@ -905,7 +980,8 @@ int manager_assign_group(Manager *m, unsigned group, uint64_t flags, AssignRepor
         r = manager_apply_runtime(m);
         if (r < 0)
                 return r;
-        log_msg(LOG_NOTICE, "group %u assigned to %s", group, target);
+        log_msg(LOG_NOTICE, "group %u assigned to %s: %zu device(s) moved in %" PRIu64 " usec", group, target, moved,
+                now_usec() - start);
 
         if (flags & ASSIGN_PERSIST) {
                 r = persist_write(m, group, target);
@@ -924,6 +1000,7 @@ int manager_assign_group(Manager *m, unsigned group, uint64_t flags, AssignRepor
 
 int manager_release_group(Manager *m, unsigned group, uint64_t flags, AssignReport *rep) {
         _cleanup_free_ Member *members = NULL;
+        _cleanup_free_ Decision *decisions = NULL;
         _cleanup_free_ char *rule_name = NULL, *persisted = NULL;
         bool audit = manager_effective_mode(m) == POLICY_MODE_AUDIT;
         const Group *g;
@@ -990,40 +1067,45 @@ int manager_release_group(Manager *m, unsigned group, uint64_t flags, AssignRepo
                 return 0;
         }
 
+        decisions = calloc(n, sizeof(Decision));
+        if (n > 0 && !decisions)
+                return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 Member *mb = &members[i];
                 bool on_vfio = mb->driver[0] && (driver_is_vfio(mb->driver) || streq_ptr(mb->driver, "pci-stub"));
-                Decision d;
+                Decision *d = &decisions[i];
 
                 if (!mb->act)
                         continue;
-                decision_init(&d, DECISION_UNPIN, mb, group, NULL, rule_name);
+                decision_init(d, DECISION_UNPIN, mb, group, NULL, rule_name);
                 if (mb->has_override)
-                        decision_add_step(&d, STEP_CLEAR_OVERRIDE, NULL);
+                        decision_add_step(d, STEP_CLEAR_OVERRIDE, NULL);
                 if (on_vfio)
-                        decision_add_step(&d, STEP_UNBIND, mb->driver);
+                        decision_add_step(d, STEP_UNBIND, mb->driver);
                 if (on_vfio || !mb->driver[0])
-                        decision_add_step(&d, STEP_PROBE, NULL);
-                audit_decision(&d, POLICY_MODE_ENFORCE);
+                        decision_add_step(d, STEP_PROBE, NULL);
+                audit_decision(d, POLICY_MODE_ENFORCE);
+        }
 
-                for (size_t s = 0; s < d.n_steps; s++) {
-                        r = manager_run_step(m, &d, &d.steps[s], POLICY_MODE_ENFORCE);
-                        if (r < 0) {
-                                (void) manager_reread_device(m, mb->address);
-                                report_failure(rep, mb->address, "%s: %s failed: %s", mb->address,
-                                               step_kind_to_string(d.steps[s].kind), strerror(-r));
-                                return r;
-                        }
-                }
+        /* The same rounds as an assign. A failed release is not undone: the group's runtime reservation stays, and
+         * the engine takes back any member that a host driver bound in the meantime. */
+        r = run_rounds(m, members, decisions, n, rep);
+        for (size_t i = 0; i < n; i++) {
+                Member *mb = &members[i];
 
+                if (!mb->touched)
+                        continue;
                 (void) manager_reread_device(m, mb->address);
                 const Device *dev = model_find_device(m->model, mb->address);
-                if (dev && dev->driver && on_vfio && streq_ptr(dev->driver, mb->driver)) {
+                if (r >= 0 && dev && dev->driver && streq_ptr(dev->driver, mb->driver) &&
+                    (driver_is_vfio(mb->driver) || streq_ptr(mb->driver, "pci-stub"))) {
                         report_failure(rep, mb->address, "%s: still bound to %s after unbind", mb->address,
                                        dev->driver);
-                        return -EBUSY;
+                        r = -EBUSY;
                 }
         }
+        if (r < 0)
+                return r;
 
         runtime_group_remove(m, group);
         runtime_state_save(m, rep);

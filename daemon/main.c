@@ -29,6 +29,7 @@
 #include "manager.h"
 #include "monitor.h"
 #include "policy.h"
+#include "dma-ownerd/time-util.h"
 
 #define RUNTIME_DIR_DEFAULT "/run/dma-ownerd" /* tmpfs: runtime assignments end with the boot */
 
@@ -62,12 +63,6 @@ static void context_done(Context *c) {
         c->bus = bus_free(c->bus); /* before the manager: it unhooks itself */
         c->manager = manager_free(c->manager);
         c->loop = sd_event_unref(c->loop);
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
 static void help(void) {

@@ -71,8 +71,18 @@ static inline void manager_freep(Manager **m) {
  * is gone). Returns 0 or the negative errno of the write. Shared by the event path and assign/release. */
 int manager_run_step(Manager *m, const Decision *d, const Step *step, PolicyMode mode);
 
+/* steps[i] of decisions[i] for every i < n at once (actuator_run_parallel), each one audited and counted as
+ * manager_run_step() does, in array order once all have returned. The decisions must be about distinct devices.
+ * ret_results[i] is 0 or the negative errno of that write; returns 0 or -EINVAL/-ENOMEM (then nothing ran). */
+int manager_run_steps_parallel(Manager *m, const Decision *const *decisions, const Step *const *steps, size_t n,
+                               PolicyMode mode, int *ret_results);
+
 /* Re-read a device after writing to it (the kernel is the truth) and tell the observers; errors are logged. */
 int manager_reread_device(Manager *m, const char *address);
+
+/* Refresh the state of the network interfaces of one group's devices (group < 0: all) when the policy protects
+ * interfaces; errors are logged and the last known state kept. */
+void manager_refresh_net(Manager *m, int64_t group);
 
 /* Reconcile every group against the policy, as after start-up. */
 int manager_reconcile_all(Manager *m, EventKind why);

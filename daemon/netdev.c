@@ -26,8 +26,8 @@ typedef struct FakeInterface {
 } FakeInterface;
 
 struct Netdev {
-        /* libnl-route: the caches are refilled on every query, which is rare (once per decision that would detach a
-         * device with interfaces) and so never answers from stale state. */
+        /* libnl-route: the caches are refilled by netdev_refresh(), once per decision that could detach a device
+         * with interfaces, however many interfaces it then asks about. */
         struct nl_sock *sock;
         struct nl_cache *links;
         struct nl_cache *addrs;
@@ -216,9 +216,27 @@ static bool default_route_via(struct nl_cache *routes, int ifindex) {
         return false;
 }
 
-int netdev_query(Netdev *n, NetInterface *iface) {
+int netdev_refresh(Netdev *n) {
         int r;
 
+        if (!n)
+                return -EINVAL;
+        if (n->fake)
+                return 0;
+
+        r = nl_cache_refill(n->sock, n->links);
+        if (r < 0)
+                return nl_error_to_errno(r);
+        r = nl_cache_refill(n->sock, n->addrs);
+        if (r < 0)
+                return nl_error_to_errno(r);
+        r = nl_cache_refill(n->sock, n->routes);
+        if (r < 0)
+                return nl_error_to_errno(r);
+        return 0;
+}
+
+int netdev_query(Netdev *n, NetInterface *iface) {
         if (!n || !iface)
                 return -EINVAL;
 
@@ -236,16 +254,6 @@ int netdev_query(Netdev *n, NetInterface *iface) {
                         }
                 return 0;
         }
-
-        r = nl_cache_refill(n->sock, n->links);
-        if (r < 0)
-                return nl_error_to_errno(r);
-        r = nl_cache_refill(n->sock, n->addrs);
-        if (r < 0)
-                return nl_error_to_errno(r);
-        r = nl_cache_refill(n->sock, n->routes);
-        if (r < 0)
-                return nl_error_to_errno(r);
 
         struct rtnl_link *link = rtnl_link_get_by_name(n->links, iface->name);
         if (!link)

@@ -15,7 +15,12 @@ int netdev_new(Netdev **ret);                              /* libnl-route on the
 int netdev_new_fake(const char *state_file, Netdev **ret); /* the test seam */
 Netdev *netdev_free(Netdev *n);
 
-/* Fill iface->up/has_address/default_route for iface->name. An interface the source does not know reads all false. */
+/* Take a fresh snapshot of links, addresses and routes (three netlink dumps; the fake source has nothing to do).
+ * Called once before the queries of one decision, so that they all see the state of the moment. */
+int netdev_refresh(Netdev *n);
+
+/* Fill iface->up/has_address/default_route for iface->name from the last snapshot. An interface the source does not
+ * know reads all false. */
 int netdev_query(Netdev *n, NetInterface *iface);
 
 /* An interface is in use when it is up and holds an address, or carries a default route. */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -386,6 +388,148 @@ static void test_without_hook(void **state) {
         assert_int_equal(f->log.n, 0);
 }
 
+/* ---- actuator_run_parallel ---- */
+
+static Device device_like(const char *address) {
+        Device d = {};
+
+        strcpy(d.id.address, address);
+        d.id.vendor = e1000.vendor;
+        d.id.device = e1000.device;
+        d.id.iommu_group = e1000.group;
+        return d;
+}
+
+static void add_sibling(Fixture *f, const char *address) {
+        TreeDevice td = e1000;
+
+        td.address = address;
+        assert_int_equal(sysfs_tree_add_device(f->root, &td), 0);
+}
+
+typedef struct FifoReader {
+        char *paths[2]; /* opened in this order */
+        char got[2][32];
+} FifoReader;
+
+static void *read_fifos(void *userdata) {
+        FifoReader *r = userdata;
+
+        for (size_t i = 0; i < 2; i++) {
+                int fd = open(r->paths[i], O_RDONLY | O_CLOEXEC); /* blocks until a writer opens it */
+                assert_true(fd >= 0);
+                ssize_t n = read(fd, r->got[i], sizeof(r->got[i]) - 1);
+                assert_true(n > 0);
+                r->got[i][n] = '\0';
+                assert_int_equal(close(fd), 0);
+        }
+        return NULL;
+}
+
+/* Proof that the steps run at once, without timing: each device's driver_override is a FIFO, whose open for
+ * writing blocks until a reader opens it, and the reader opens the SECOND device's first. Run one after the other,
+ * the first write would wait forever for a reader that waits for the second (the alarm ends the test as failed). */
+static void test_parallel_runs_at_once(void **state) {
+        Fixture *f = *state;
+        const char *second = "0000:00:04.0";
+        Device devices[2] = { device_like(ADDR), device_like(second) };
+        Step set = step(STEP_SET_OVERRIDE, "vfio-pci");
+        const Device *expected[2] = { &devices[0], &devices[1] };
+        const Step *steps[2] = { &set, &set };
+        int results[2] = { 1, 1 };
+        FifoReader reader = {};
+        pthread_t thread;
+
+        add_sibling(f, second);
+        actuator_set_write_hook(f->actuator, NULL, NULL); /* a hook would make the writes take turns */
+        assert_true(asprintf(&reader.paths[1], "%s/" DEVDIR "/driver_override", f->root) > 0);
+        assert_true(asprintf(&reader.paths[0], "%s/devices/pci0000:00/%s/driver_override", f->root, second) > 0);
+        for (size_t i = 0; i < 2; i++) {
+                assert_int_equal(unlink(reader.paths[i]), 0);
+                assert_int_equal(mkfifo(reader.paths[i], 0600), 0);
+        }
+
+        assert_int_equal(pthread_create(&thread, NULL, read_fifos, &reader), 0);
+        alarm(30);
+        assert_int_equal(actuator_run_parallel(f->actuator, expected, steps, 2, results), 0);
+        alarm(0);
+        assert_int_equal(pthread_join(thread, NULL), 0);
+
+        assert_int_equal(results[0], 0);
+        assert_int_equal(results[1], 0);
+        assert_string_equal(reader.got[0], "vfio-pci");
+        assert_string_equal(reader.got[1], "vfio-pci");
+        free(reader.paths[0]);
+        free(reader.paths[1]);
+}
+
+/* More steps than threads; one device gone and one write refused: each result is its own step's. */
+static int inject_for_one(const char *relpath, const char *value, void *userdata) {
+        WriteLog *log = userdata;
+        int r = write_hook(relpath, value, userdata);
+
+        (void) r;
+        return strstr(relpath, "0000:00:07.0") ? -EBUSY : log->inject;
+}
+
+static void test_parallel_results(void **state) {
+        Fixture *f = *state;
+        enum { N = ACTUATOR_PARALLEL_MAX + 1 };
+        Device devices[N];
+        const Device *expected[N];
+        const Step *steps[N];
+        int results[N];
+        Step set = step(STEP_SET_OVERRIDE, "vfio-pci");
+        char address[N][PCI_ADDRESS_STRLEN];
+
+        assert_true(N <= WRITES_MAX + 1);
+        for (size_t i = 0; i < N; i++) {
+                snprintf(address[i], sizeof(address[i]), "0000:00:%02zx.0", i + 3);
+                if (i > 0 && i != 5) /* 0000:00:08.0 is never created: gone */
+                        add_sibling(f, address[i]);
+                devices[i] = device_like(address[i]);
+                expected[i] = &devices[i];
+                steps[i] = &set;
+                results[i] = 1;
+        }
+        actuator_set_write_hook(f->actuator, inject_for_one, &f->log);
+
+        assert_int_equal(actuator_run_parallel(f->actuator, expected, steps, N, results), 0);
+        for (size_t i = 0; i < N; i++) {
+                _cleanup_free_ char *path = NULL, *value = NULL;
+
+                if (i == 5) {
+                        assert_int_equal(results[i], -ENODEV);
+                        continue;
+                }
+                assert_true(asprintf(&path, "devices/pci0000:00/%s/driver_override", address[i]) > 0);
+                value = sysfs_tree_read(f->root, path);
+                assert_non_null(value);
+                if (i == 4) { /* 0000:00:07.0: refused by the hook, the file untouched */
+                        assert_int_equal(results[i], -EBUSY);
+                        assert_string_equal(value, "(null)\n");
+                } else {
+                        assert_int_equal(results[i], 0);
+                        assert_string_equal(value, "vfio-pci");
+                }
+        }
+        assert_int_equal(f->log.n, N - 1); /* every device that exists reached the hook, one at a time */
+
+        assert_int_equal(actuator_run_parallel(f->actuator, expected, steps, 0, NULL), 0);
+        assert_int_equal(actuator_run_parallel(NULL, expected, steps, 1, results), -EINVAL);
+        assert_int_equal(actuator_run_parallel(f->actuator, NULL, steps, 1, results), -EINVAL);
+}
+
+static void test_kernel_time_accumulates(void **state) {
+        Fixture *f = *state;
+        Step set = step(STEP_SET_OVERRIDE, "vfio-pci");
+        uint64_t before = actuator_kernel_usec(f->actuator);
+
+        assert_int_equal(actuator_run(f->actuator, &f->expected, &set), 0);
+        assert_true(actuator_kernel_usec(f->actuator) >= before);
+        assert_int_equal(actuator_kernel_usec(NULL), 0);
+}
+
 static void test_new_errors(void **state) {
         Actuator *a = NULL;
 
@@ -414,6 +558,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_symlinked_attribute_refused, setup_bound, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_attribute_not_created, setup_bound, teardown),
                 cmocka_unit_test_setup_teardown(test_without_hook, setup_bound, teardown),
+                cmocka_unit_test_setup_teardown(test_parallel_runs_at_once, setup_bound, teardown),
+                cmocka_unit_test_setup_teardown(test_parallel_results, setup_bound, teardown),
+                cmocka_unit_test_setup_teardown(test_kernel_time_accumulates, setup_bound, teardown),
                 cmocka_unit_test(test_new_errors),
         };
 

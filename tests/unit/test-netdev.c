@@ -148,9 +148,11 @@ static void test_host_loopback(void **state) {
         NetInterface none = query(n, "dmaownerd-none");
         assert_false(none.up || none.has_address || none.default_route);
 
-        /* Queries refill: a second one answers the same. */
+        /* A refresh takes a new snapshot: the queries after it answer the same. */
+        assert_int_equal(netdev_refresh(n), 0);
         lo = query(n, "lo");
         assert_true(lo.up && lo.has_address);
+        assert_int_equal(netdev_refresh(NULL), -EINVAL);
         netdev_free(n);
 }
 

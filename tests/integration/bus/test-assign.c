@@ -33,6 +33,7 @@ typedef struct Fake {
         char *netdev_file;
         char log[64][128];
         size_t n_log;
+        const char *fail_suffix;  /* fail every write whose path ends so, or… */
         const char *fail_relpath; /* fail this write… */
         const char *fail_value;   /* …with this value (NULL: any) */
         int fail_errno;
@@ -63,6 +64,9 @@ static int fake_kernel(const char *relpath, const char *value, void *userdata) {
                 return f->fail_errno;
 
         size_t n = strlen(relpath);
+        if (f->fail_suffix && n >= strlen(f->fail_suffix) &&
+            streq_ptr(relpath + n - strlen(f->fail_suffix), f->fail_suffix))
+                return f->fail_errno;
         if (n > strlen("/driver/unbind") && streq_ptr(relpath + n - strlen("/driver/unbind"), "/driver/unbind")) {
                 if (!f->kernel_ignores_unbind)
                         assert_int_equal(sysfs_tree_set_driver(f->root, value, NULL), 0);
@@ -176,6 +180,39 @@ static void assert_log(Fake *f, const char *const *expected, size_t n) {
         assert_int_equal(f->n_log, n);
 }
 
+/* Separates the rounds in an expected log: the writes of one round (unbinds, probes) run at once and may come in
+ * any order, so a round is compared as a set; the rounds themselves, and the overrides, come in order. */
+#define ROUND NULL
+
+static int compare_strings(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+static void assert_log_rounds(Fake *f, const char *const *expected, size_t n) {
+        size_t logged = 0, begin = 0;
+
+        for (size_t i = 0; i <= n; i++) {
+                if (i < n && expected[i])
+                        continue;
+                size_t k = i - begin;
+                const char *want[16], *got[16];
+
+                assert_true(k <= ELEMENTSOF(want));
+                assert_true(logged + k <= f->n_log);
+                for (size_t j = 0; j < k; j++) {
+                        want[j] = expected[begin + j];
+                        got[j] = f->log[logged + j];
+                }
+                qsort(want, k, sizeof(want[0]), compare_strings);
+                qsort(got, k, sizeof(got[0]), compare_strings);
+                for (size_t j = 0; j < k; j++)
+                        assert_string_equal(got[j], want[j]);
+                logged += k;
+                begin = i + 1;
+        }
+        assert_int_equal(f->n_log, logged);
+}
+
 static void test_resolve_target(void **state) {
         Fake *f = *state;
         unsigned g = 99;
@@ -221,15 +258,19 @@ static void test_assign_refused_in_use_then_forced(void **state) {
         assert_int_equal(manager_assign_group(f->manager, 1, ASSIGN_FORCE, &rep), 0);
         assign_report_done(&rep);
 
+        /* Every override first (no host driver can take a member freed later), then the unbinds, then the probes. */
         const char *expected[] = {
                 "bus/pci/devices/" NIC "/driver_override=vfio-pci",
-                "bus/pci/devices/" NIC "/driver/unbind=" NIC,
-                "bus/pci/drivers_probe=" NIC,
+                ROUND,
                 "bus/pci/devices/" AUDIO "/driver_override=vfio-pci",
+                ROUND,
+                "bus/pci/devices/" NIC "/driver/unbind=" NIC,
                 "bus/pci/devices/" AUDIO "/driver/unbind=" AUDIO,
+                ROUND,
+                "bus/pci/drivers_probe=" NIC,
                 "bus/pci/drivers_probe=" AUDIO,
         };
-        assert_log(f, expected, ELEMENTSOF(expected));
+        assert_log_rounds(f, expected, ELEMENTSOF(expected));
         assert_string_equal(model_driver(f, BRIDGE), "pcieport"); /* allowed: left alone */
         assert_string_equal(model_driver(f, NIC), "vfio-pci");
         assert_string_equal(model_driver(f, AUDIO), "vfio-pci");
@@ -253,13 +294,16 @@ static void test_assign_refused_in_use_then_forced(void **state) {
         assign_report_done(&rep);
         const char *released[] = {
                 "bus/pci/devices/" NIC "/driver_override=\\n",
-                "bus/pci/devices/" NIC "/driver/unbind=" NIC,
-                "bus/pci/drivers_probe=" NIC,
+                ROUND,
                 "bus/pci/devices/" AUDIO "/driver_override=\\n",
+                ROUND,
+                "bus/pci/devices/" NIC "/driver/unbind=" NIC,
                 "bus/pci/devices/" AUDIO "/driver/unbind=" AUDIO,
+                ROUND,
+                "bus/pci/drivers_probe=" NIC,
                 "bus/pci/drivers_probe=" AUDIO,
         };
-        assert_log(f, released, ELEMENTSOF(released));
+        assert_log_rounds(f, released, ELEMENTSOF(released));
         assert_string_equal(model_driver(f, NIC), "e1000e");
         assert_string_equal(model_driver(f, AUDIO), "snd_hda_intel");
         assert_null(policy_match_reservation(f->manager->policy, &model_find_device(f->manager->model, AUDIO)->id));
@@ -270,7 +314,8 @@ static void test_assign_rolls_back_on_failure(void **state) {
         Fake *f = *state;
         AssignReport rep = {};
 
-        /* The second member's unbind fails: the first is moved back, the second's override cleared. */
+        /* The second member's unbind fails: no probe round starts; the first is moved back (it was unbound in the
+         * same round), the second's override cleared. */
         f->fail_relpath = "bus/pci/devices/" AUDIO "/driver/unbind";
         f->fail_errno = -EIO;
         assert_int_equal(manager_assign_group(f->manager, 1, ASSIGN_FORCE, &rep), -EIO);
@@ -281,23 +326,66 @@ static void test_assign_rolls_back_on_failure(void **state) {
 
         const char *expected[] = {
                 "bus/pci/devices/" NIC "/driver_override=vfio-pci",
-                "bus/pci/devices/" NIC "/driver/unbind=" NIC,
-                "bus/pci/drivers_probe=" NIC,
+                ROUND,
                 "bus/pci/devices/" AUDIO "/driver_override=vfio-pci",
-                "bus/pci/devices/" AUDIO "/driver/unbind=" AUDIO, /* fails */
-                /* rollback, last first */
-                "bus/pci/devices/" AUDIO "/driver_override=\\n",
-                "bus/pci/devices/" NIC "/driver_override=\\n",
+                ROUND,
                 "bus/pci/devices/" NIC "/driver/unbind=" NIC,
+                "bus/pci/devices/" AUDIO "/driver/unbind=" AUDIO, /* fails */
+                ROUND,
+                /* rollback, last member first: AUDIO kept its driver, NIC gets e1000e back through a probe */
+                "bus/pci/devices/" AUDIO "/driver_override=\\n",
+                ROUND,
+                "bus/pci/devices/" NIC "/driver_override=\\n",
+                ROUND,
                 "bus/pci/drivers_probe=" NIC,
         };
-        assert_log(f, expected, ELEMENTSOF(expected));
+        assert_log_rounds(f, expected, ELEMENTSOF(expected));
         assert_string_equal(model_driver(f, NIC), "e1000e");
         assert_string_equal(model_driver(f, AUDIO), "snd_hda_intel");
         assert_string_equal(tree_override(f, NIC), "");
         assert_string_equal(tree_override(f, AUDIO), "");
         assert_int_equal(f->manager->n_runtime_groups, 0);
         assert_null(policy_match_reservation(f->manager->policy, &model_find_device(f->manager->model, NIC)->id));
+}
+
+static void test_assign_reports_every_failure_of_a_round(void **state) {
+        Fake *f = *state;
+        AssignReport rep = {};
+        bool nic_line = false, audio_line = false;
+
+        /* Both unbinds of the round fail: the first member's error is the call's, both are in the report, and both
+         * members are rolled back. */
+        f->fail_suffix = "/driver/unbind";
+        f->fail_errno = -EBUSY;
+        assert_int_equal(manager_assign_group(f->manager, 1, ASSIGN_FORCE, &rep), -EBUSY);
+        assert_string_equal(rep.failed_device, NIC);
+        assert_non_null(strstr(rep.message, NIC ": unbind failed: Device or resource busy"));
+        for (char **l = rep.lines; l && *l; l++) {
+                nic_line = nic_line || strstr(*l, NIC ": unbind failed");
+                audio_line = audio_line || strstr(*l, AUDIO ": unbind failed");
+        }
+        assert_true(nic_line);
+        assert_true(audio_line);
+        assign_report_done(&rep);
+
+        const char *expected[] = {
+                "bus/pci/devices/" NIC "/driver_override=vfio-pci",
+                ROUND,
+                "bus/pci/devices/" AUDIO "/driver_override=vfio-pci",
+                ROUND,
+                "bus/pci/devices/" NIC "/driver/unbind=" NIC,
+                "bus/pci/devices/" AUDIO "/driver/unbind=" AUDIO,
+                ROUND,
+                "bus/pci/devices/" AUDIO "/driver_override=\\n",
+                ROUND,
+                "bus/pci/devices/" NIC "/driver_override=\\n",
+        };
+        assert_log_rounds(f, expected, ELEMENTSOF(expected));
+        assert_string_equal(model_driver(f, NIC), "e1000e");
+        assert_string_equal(model_driver(f, AUDIO), "snd_hda_intel");
+        assert_string_equal(tree_override(f, NIC), "");
+        assert_string_equal(tree_override(f, AUDIO), "");
+        assert_int_equal(f->manager->n_runtime_groups, 0);
 }
 
 static void test_assign_fails_when_driver_stays(void **state) {
@@ -312,7 +400,7 @@ static void test_assign_fails_when_driver_stays(void **state) {
         assign_report_done(&rep);
         assert_string_equal(model_driver(f, NIC), "e1000e");
         assert_string_equal(tree_override(f, NIC), "");
-        assert_string_equal(tree_override(f, AUDIO), "(null)"); /* never touched */
+        assert_string_equal(tree_override(f, AUDIO), ""); /* set in the override round, cleared by the rollback */
 }
 
 static void test_assign_driverless_pending(void **state) {
@@ -391,6 +479,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_check_assign_reports_network, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_assign_refused_in_use_then_forced, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_assign_rolls_back_on_failure, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_assign_reports_every_failure_of_a_round, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_assign_fails_when_driver_stays, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_assign_driverless_pending, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_audit_mode_writes_nothing, setup, teardown),
