@@ -38,7 +38,7 @@
 #include "sysfs-tree.h"
 #include "dma-ownerd/time-util.h"
 
-#define N_EVENTS 10000u
+#define N_EVENTS_DEFAULT 10000u
 #define N_RESERVED 100u
 
 typedef struct Tally {
@@ -105,9 +105,21 @@ int main(int argc, char *argv[]) {
         size_t n_members = 0, lost = 0;
         int r;
 
-        if (argc != 2) {
-                fprintf(stderr, "usage: bench-events TREE (from gen-sysfs --devices 4096 --groups 1024); writes beside "
-                                "it in TREE.events/, which the caller removes\n");
+        size_t n_events = N_EVENTS_DEFAULT;
+        if (argc == 3) {
+                char *end;
+                errno = 0;
+                unsigned long v = strtoul(argv[2], &end, 10);
+                if (errno != 0 || *end || end == argv[2] || v == 0 || v > 10000000) {
+                        fprintf(stderr, "bench-events: invalid number of events \"%s\" (1…10000000)\n", argv[2]);
+                        return EXIT_FAILURE;
+                }
+                n_events = v;
+        }
+        if (argc != 2 && argc != 3) {
+                fprintf(stderr, "usage: bench-events TREE [EVENTS] (TREE from gen-sysfs --devices 4096 --groups 1024; "
+                                "EVENTS default %u); writes beside it in TREE.events/, which the caller removes\n",
+                        N_EVENTS_DEFAULT);
                 return EXIT_FAILURE;
         }
         const char *tree = argv[1];
@@ -188,14 +200,14 @@ int main(int argc, char *argv[]) {
         m->hooks = (ManagerHooks) { .decision = on_decision, .userdata = &tally };
         actuator_set_write_hook(m->actuator, on_write, &tally);
 
-        service = calloc(N_EVENTS, sizeof(uint64_t));
-        burst = calloc(N_EVENTS, sizeof(uint64_t));
+        service = calloc(n_events, sizeof(uint64_t));
+        burst = calloc(n_events, sizeof(uint64_t));
         if (!service || !burst)
                 return EXIT_FAILURE;
 
         static const char *const host_drivers[] = { "amdgpu", "snd_hda_intel", "xhci_hcd" };
         uint64_t elapsed = 0;
-        for (size_t i = 0; i < N_EVENTS; i++) {
+        for (size_t i = 0; i < n_events; i++) {
                 const char *address = members[(i * 7) % n_members];
                 const char *driver = host_drivers[i % ELEMENTSOF(host_drivers)];
                 Event e = { .kind = EVENT_BIND, .group = -1 };
@@ -230,17 +242,17 @@ int main(int argc, char *argv[]) {
 
         (void) dup2(saved_stderr, STDERR_FILENO);
 
-        qsort(service, N_EVENTS, sizeof(uint64_t), compare_u64);
-        printf("events: %u bind uevents over %zu members of %u reserved groups; %zu violations, %zu other decisions, "
+        qsort(service, n_events, sizeof(uint64_t), compare_u64);
+        printf("events: %zu bind uevents over %zu members of %u reserved groups; %zu violations, %zu other decisions, "
                "%zu sysfs writes (%zu unbind, %zu probe)\n",
-               N_EVENTS, n_members, N_RESERVED, tally.violations, tally.other_decisions, tally.writes,
+               n_events, n_members, N_RESERVED, tally.violations, tally.other_decisions, tally.writes,
                tally.unbind_writes, tally.probe_writes);
-        printf("events=%u violations=%zu writes=%zu lost=%zu service_p50_usec=%" PRIu64 " service_p99_usec=%" PRIu64
+        printf("events=%zu violations=%zu writes=%zu lost=%zu service_p50_usec=%" PRIu64 " service_p99_usec=%" PRIu64
                " service_max_usec=%" PRIu64 " burst_p50_usec=%" PRIu64 " burst_p99_usec=%" PRIu64
                " burst_max_usec=%" PRIu64 "\n",
-               N_EVENTS, tally.violations, tally.writes, lost, percentile(service, N_EVENTS, 50),
-               percentile(service, N_EVENTS, 99), service[N_EVENTS - 1], percentile(burst, N_EVENTS, 50),
-               percentile(burst, N_EVENTS, 99), burst[N_EVENTS - 1]);
+               n_events, tally.violations, tally.writes, lost, percentile(service, n_events, 50),
+               percentile(service, n_events, 99), service[n_events - 1], percentile(burst, n_events, 50),
+               percentile(burst, n_events, 99), burst[n_events - 1]);
 
         return lost == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

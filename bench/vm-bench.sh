@@ -18,7 +18,8 @@
 # downloaded on the host through tests/vm's private bookworm apt configuration when it is there (else the machine's
 # apt) into ${DMA_OWNERD_CACHE}/debs/ and installed into the per-run copy with dpkg -i. tests/vm/vfio-claim.c is
 # compiled statically here (into the work folder) to claim the group through VFIO.
-# Environment: DMA_OWNERD_DEB (a .deb instead of building one), BENCH_VM_ACCEL (tcg, the default, as in the system
+# Environment: BENCH_GUEST_TOOLS (a folder holding gen-sysfs and bench-events: they are run in the guest as well,
+# printed as "vm-events …"), DMA_OWNERD_DEB (a .deb instead of building one), BENCH_VM_ACCEL (tcg, the default, as in the system
 # suite; or kvm), BENCH_VM_TIMEOUT (s, default 900), BENCH_VM_KEEP=1 (keep the work folder).
 set -euo pipefail
 
@@ -119,6 +120,11 @@ ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
 ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
 install -m 0755 "$here/vm-guest-bench" "$root/usr/local/sbin/vm-guest-bench"
 install -m 0755 "$work/vfio-claim" "$root/usr/local/sbin/vfio-claim"
+# The in-process event-path bench, to run in the guest too: the same code on both sides of the emulation.
+if [[ -n ${BENCH_GUEST_TOOLS:-} && -x $BENCH_GUEST_TOOLS/gen-sysfs && -x $BENCH_GUEST_TOOLS/bench-events ]]; then
+        install -D -m 0755 "$BENCH_GUEST_TOOLS/gen-sysfs" "$root/usr/local/lib/dma-ownerd-bench/gen-sysfs"
+        install -D -m 0755 "$BENCH_GUEST_TOOLS/bench-events" "$root/usr/local/lib/dma-ownerd-bench/bench-events"
+fi
 install -m 0644 "$here/vm-guest-bench.service" "$root/etc/systemd/system/"
 mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
 ln -sf ../vm-guest-bench.service "$root/etc/systemd/system/multi-user.target.wants/"
@@ -190,13 +196,15 @@ echo "vm-assign devices=$devices rounds=${#ownerd[@]} ownerd_usec=$o driverctl_u
 window=($(sed -n 's/^@@BENCH window .* usec=\([0-9]*\).*/\1/p' "$work/bench.txt"))
 window_kernel=($(sed -n 's/^@@BENCH window .* kernel_usec=\([0-9]*\).*/\1/p' "$work/bench.txt"))
 window_own=($(sed -n 's/^@@BENCH window .* daemon_usec=\([0-9]*\).*/\1/p' "$work/bench.txt"))
+window_cpu=($(sed -n 's/^@@BENCH window .* daemon_cpu_usec=\([0-9]*\).*/\1/p' "$work/bench.txt"))
 summary=$(grep '^@@BENCH window-summary' "$work/bench.txt")
 [[ ${#window[@]} -gt 0 && ${#window_own[@]} -eq ${#window[@]} ]] ||
         { echo "vm-bench: no window figures: $summary" >&2; exit 1; }
 echo "vm-window binds=${#window[@]} p50_usec=$(pick 50 "${window[@]}") p99_usec=$(pick 99 "${window[@]}")" \
      "max_usec=$(pick 100 "${window[@]}") kernel_p50_usec=$(pick 50 "${window_kernel[@]}")" \
      "daemon_p50_usec=$(pick 50 "${window_own[@]}") daemon_p99_usec=$(pick 99 "${window_own[@]}")" \
-     "daemon_max_usec=$(pick 100 "${window_own[@]}") manual_binds=$(field binds "$summary") accel=$accel"
+     "daemon_max_usec=$(pick 100 "${window_own[@]}") daemon_cpu_p50_usec=$(pick 50 "${window_cpu[@]}")" \
+     "daemon_cpu_p99_usec=$(pick 99 "${window_cpu[@]}") manual_binds=$(field binds "$summary") accel=$accel"
 
 refusal=($(sed -n 's/^@@BENCH refusal .*usec=\([0-9]*\).*/\1/p' "$work/bench.txt"))
 refused=$(grep '^@@BENCH refusal rc=[1-9]' "$work/bench.txt" | grep -c 'driver_after=none' || true)
@@ -205,4 +213,6 @@ error=$(sed -n 's/^@@BENCH refusal .*error=\(.*\)$/\1/p' "$work/bench.txt" | sor
         sed 's/^ *[0-9]* //; s/ /_/g')
 echo "vm-refusal attempts=${#refusal[@]} refused=$refused bound=$bound p50_usec=$(pick 50 "${refusal[@]}")" \
      "max_usec=$(pick 100 "${refusal[@]}") error=${error:-none} accel=$accel"
+events=$(sed -n 's/^@@BENCH events-in-guest //p' "$work/bench.txt")
+[[ -n $events ]] && echo "vm-events $events accel=$accel"
 echo "vm-machine kernel=$kver accel=$accel qemu_seconds=$(( $(date +%s) - start ))"

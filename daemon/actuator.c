@@ -26,6 +26,7 @@ struct Actuator {
         void *write_hook_userdata;
         pthread_mutex_t hook_lock; /* serialises hooked writes across actuator_run_parallel()'s threads */
         _Atomic uint64_t kernel_usec;
+        _Atomic uint64_t kernel_cpu_usec;
 };
 
 int actuator_new(const char *sysfs_root, Actuator **ret) {
@@ -83,7 +84,7 @@ static int store_attribute(Actuator *a, int dir_fd, const char *relpath, const c
                            const char *value) {
         _cleanup_close_ int fd = -EBADF;
         size_t size = strlen(value);
-        uint64_t start;
+        uint64_t start, start_cpu;
         ssize_t n;
         int saved_errno;
 
@@ -99,10 +100,12 @@ static int store_attribute(Actuator *a, int dir_fd, const char *relpath, const c
                 return fd;
 
         start = now_usec();
+        start_cpu = thread_cpu_usec();
         do
                 n = write(fd, value, size);
         while (n < 0 && errno == EINTR);
         saved_errno = errno;
+        atomic_fetch_add_explicit(&a->kernel_cpu_usec, thread_cpu_usec() - start_cpu, memory_order_relaxed);
         atomic_fetch_add_explicit(&a->kernel_usec, now_usec() - start, memory_order_relaxed);
         if (n < 0)
                 return -saved_errno;
@@ -342,6 +345,13 @@ typedef struct ParallelRun {
         int *results;
         size_t n;
         atomic_size_t next; /* the next step to take: each worker takes one at a time until none is left */
+
+        /* With a write hook (tests, fault seams) the steps take turns in array order, on the same threads, so that
+         * "the K-th write" means the same write in every run. */
+        bool in_turn;
+        size_t turn;
+        pthread_mutex_t turn_lock;
+        pthread_cond_t turn_done;
 } ParallelRun;
 
 static void *parallel_worker(void *userdata) {
@@ -351,7 +361,22 @@ static void *parallel_worker(void *userdata) {
                 size_t i = atomic_fetch_add(&run->next, 1);
                 if (i >= run->n)
                         return NULL;
+
+                if (run->in_turn) {
+                        (void) pthread_mutex_lock(&run->turn_lock);
+                        while (run->turn != i)
+                                (void) pthread_cond_wait(&run->turn_done, &run->turn_lock);
+                        (void) pthread_mutex_unlock(&run->turn_lock);
+                }
+
                 run->results[i] = actuator_run(run->actuator, run->expected[i], run->steps[i]);
+
+                if (run->in_turn) {
+                        (void) pthread_mutex_lock(&run->turn_lock);
+                        run->turn++;
+                        (void) pthread_cond_broadcast(&run->turn_done);
+                        (void) pthread_mutex_unlock(&run->turn_lock);
+                }
         }
 }
 
@@ -365,11 +390,14 @@ int actuator_run_parallel(Actuator *a, const Device *const *expected, const Step
                 .steps = steps,
                 .results = ret_results,
                 .n = n,
+                .turn_lock = PTHREAD_MUTEX_INITIALIZER,
+                .turn_done = PTHREAD_COND_INITIALIZER,
         };
         size_t extra;
 
         if (!a || (n > 0 && (!expected || !steps || !ret_results)))
                 return -EINVAL;
+        run.in_turn = a->write_hook != NULL;
 
         /* The caller's thread is a worker too; a single step needs no other. */
         extra = n > ACTUATOR_PARALLEL_MAX ? ACTUATOR_PARALLEL_MAX - 1 : (n > 0 ? n - 1 : 0);
@@ -392,4 +420,8 @@ int actuator_run_parallel(Actuator *a, const Device *const *expected, const Step
 
 uint64_t actuator_kernel_usec(const Actuator *a) {
         return a ? atomic_load_explicit(&((Actuator *) a)->kernel_usec, memory_order_relaxed) : 0;
+}
+
+uint64_t actuator_kernel_cpu_usec(const Actuator *a) {
+        return a ? atomic_load_explicit(&((Actuator *) a)->kernel_cpu_usec, memory_order_relaxed) : 0;
 }

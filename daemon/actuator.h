@@ -37,10 +37,13 @@ int actuator_run_parallel(Actuator *a, const Device *const *expected, const Step
  * own work behind our stores (a driver's remove() on unbind, a probe on drivers_probe), which the daemon waits for
  * but does not do. Subtracted from a latency, it leaves the daemon's own time. */
 uint64_t actuator_kernel_usec(const Actuator *a);
+/* The same, counted in CPU time of the writing threads (the kernel's work runs on them, as system time). */
+uint64_t actuator_kernel_cpu_usec(const Actuator *a);
 
 /* Test seam: called before every write (before the file is even opened) with the path relative to the sysfs root and
  * the bytes about to be written. Returning a negative errno makes the write fail with it, without touching the file.
- * While a hook is set, writes (hook call, open and write) happen one at a time, also under actuator_run_parallel():
- * the hook stands in for the kernel and sees a sequence of complete stores. */
+ * While a hook is set, writes (hook call, open and write) happen one at a time, and actuator_run_parallel() runs
+ * its steps in array order (still on its threads): the hook stands in for the kernel and sees the same sequence of
+ * complete stores in every run. */
 typedef int (*ActuatorWriteHook)(const char *relpath, const char *value, void *userdata);
 void actuator_set_write_hook(Actuator *a, ActuatorWriteHook hook, void *userdata);

@@ -894,7 +894,7 @@ int manager_check_assign(Manager *m, unsigned group, bool *ret_viable, char ***r
         return 0;
 }
 
-int manager_assign_group(Manager *m, unsigned group, uint64_t flags, AssignReport *rep) {
+static int assign_group(Manager *m, unsigned group, uint64_t flags, AssignReport *rep) {
         _cleanup_free_ Member *members = NULL;
         _cleanup_free_ Decision *decisions = NULL;
         _cleanup_free_ char *rule_name = NULL, *target = NULL;
@@ -998,7 +998,7 @@ int manager_assign_group(Manager *m, unsigned group, uint64_t flags, AssignRepor
         return 0;
 }
 
-int manager_release_group(Manager *m, unsigned group, uint64_t flags, AssignReport *rep) {
+static int release_group(Manager *m, unsigned group, uint64_t flags, AssignReport *rep) {
         _cleanup_free_ Member *members = NULL;
         _cleanup_free_ Decision *decisions = NULL;
         _cleanup_free_ char *rule_name = NULL, *persisted = NULL;
@@ -1126,4 +1126,23 @@ int manager_release_group(Manager *m, unsigned group, uint64_t flags, AssignRepo
                 }
         }
         return 0;
+}
+
+/* The bus hears about the members once the whole group has moved: see manager_hold_notifications(). */
+int manager_assign_group(Manager *m, unsigned group, uint64_t flags, AssignReport *rep) {
+        int r;
+
+        manager_hold_notifications(m);
+        r = assign_group(m, group, flags, rep);
+        manager_release_notifications(m);
+        return r;
+}
+
+int manager_release_group(Manager *m, unsigned group, uint64_t flags, AssignReport *rep) {
+        int r;
+
+        manager_hold_notifications(m);
+        r = release_group(m, group, flags, rep);
+        manager_release_notifications(m);
+        return r;
 }

@@ -13,8 +13,39 @@
 #include "dma-ownerd/time-util.h"
 
 static void notify_device_changed(Manager *m, const char *address) {
-        if (m->hooks.device_changed)
-                m->hooks.device_changed(address, m->hooks.userdata);
+        if (!m->hooks.device_changed)
+                return;
+
+        if (m->notify_holds > 0 && pci_address_is_valid(address)) {
+                for (size_t i = 0; i < m->n_held; i++)
+                        if (strcmp(m->held[i], address) == 0)
+                                return;
+                if (m->n_held == m->n_held_allocated) {
+                        size_t n = m->n_held_allocated ? m->n_held_allocated * 2 : 8;
+                        void *l = reallocarray(m->held, n, sizeof(*m->held));
+                        if (!l)
+                                goto now; /* late rather than lost */
+                        m->held = l;
+                        m->n_held_allocated = n;
+                }
+                snprintf(m->held[m->n_held++], sizeof(m->held[0]), "%s", address);
+                return;
+        }
+now:
+        m->hooks.device_changed(address, m->hooks.userdata);
+}
+
+void manager_hold_notifications(Manager *m) {
+        m->notify_holds++;
+}
+
+void manager_release_notifications(Manager *m) {
+        if (m->notify_holds == 0 || --m->notify_holds > 0)
+                return;
+        for (size_t i = 0; i < m->n_held; i++)
+                if (m->hooks.device_changed)
+                        m->hooks.device_changed(m->held[i], m->hooks.userdata);
+        m->n_held = 0;
 }
 
 int manager_new(const ManagerConfig *config, Policy *policy, Manager **ret) {
@@ -62,6 +93,7 @@ Manager *manager_free(Manager *m) {
         model_free(m->model);
         policy_free(m->policy);
         free(m->runtime_groups);
+        free(m->held);
         free(m);
         return NULL;
 }
@@ -248,14 +280,9 @@ int manager_reconcile_all(Manager *m, EventKind why) {
         return manager_decide_and_act(m, &e, NULL);
 }
 
-int manager_handle_event(Manager *m, const Event *event, uint64_t received_usec) {
+static int handle_event(Manager *m, const Event *event, size_t *ret_writes) {
         Event e = *event;
-        size_t writes = 0;
-        uint64_t kernel_before = actuator_kernel_usec(m->actuator);
         int r;
-
-        if (received_usec == 0)
-                received_usec = now_usec();
 
         if (!pci_address_is_valid(e.address))
                 return -EINVAL;
@@ -285,20 +312,42 @@ int manager_handle_event(Manager *m, const Event *event, uint64_t received_usec)
 
         manager_refresh_net(m, e.group);
 
-        r = manager_decide_and_act(m, &e, &writes);
+        r = manager_decide_and_act(m, &e, ret_writes);
+        if (r < 0)
+                return r;
+        return e.kind;
+}
+
+int manager_handle_event(Manager *m, const Event *event, uint64_t received_usec) {
+        uint64_t kernel_before = actuator_kernel_usec(m->actuator);
+        uint64_t kernel_cpu_before = actuator_kernel_cpu_usec(m->actuator);
+        uint64_t cpu_before = thread_cpu_usec();
+        size_t writes = 0;
+        int r;
+
+        if (received_usec == 0)
+                received_usec = now_usec();
+
+        manager_hold_notifications(m);
+        r = handle_event(m, event, &writes);
+        uint64_t total = now_usec() - received_usec;
+        uint64_t cpu = thread_cpu_usec() - cpu_before;
+        manager_release_notifications(m);
         if (r < 0)
                 return r;
 
         /* The window a violation stays open splits into the kernel's work behind our writes (a driver's remove(),
-         * a probe) and the daemon's own: reading, deciding, auditing, checking identities. Say both. */
+         * a probe) and the daemon's own: reading, deciding, auditing, checking identities; of the latter, the CPU
+         * time is what the daemon did, the rest is waiting for a CPU. Say all three. */
         if (writes > 0) {
-                uint64_t total = now_usec() - received_usec;
                 uint64_t kernel = actuator_kernel_usec(m->actuator) - kernel_before;
+                uint64_t kernel_cpu = actuator_kernel_cpu_usec(m->actuator) - kernel_cpu_before;
 
                 log_msg(LOG_INFO, "%s %s: %zu write(s) done %" PRIu64 " usec after the uevent arrived (%" PRIu64
-                        " usec in the kernel's writes, %" PRIu64 " usec the daemon's own)",
-                        event_kind_to_string(e.kind), e.address, writes, total, kernel,
-                        total > kernel ? total - kernel : 0);
+                        " usec in the kernel's writes, %" PRIu64 " usec the daemon's own, %" PRIu64 " usec of it "
+                        "on the CPU)",
+                        event_kind_to_string((EventKind) r), event->address, writes, total, kernel,
+                        total > kernel ? total - kernel : 0, cpu > kernel_cpu ? cpu - kernel_cpu : 0);
         }
         return 0;
 }

@@ -49,6 +49,12 @@ typedef struct Manager {
         uint64_t writes;        /* sysfs writes that succeeded since start */
         uint64_t write_failures;
 
+        /* Device notifications held back while the writes of an event or an assignment are under way
+         * (manager_hold_notifications()): each address once, in order. */
+        unsigned notify_holds;
+        char (*held)[PCI_ADDRESS_STRLEN];
+        size_t n_held, n_held_allocated;
+
         /* Runtime state set over D-Bus (daemon/assign.c): groups assigned at run time stay reserved, and the mode may
          * be overridden. Merged into `policy` by manager_apply_runtime() after every load; the groups are kept in
          * config.runtime_dir across restarts (manager_load_runtime()), the mode override is lost on restart. */
@@ -66,6 +72,12 @@ static inline void manager_freep(Manager **m) {
                 manager_free(*m);
 }
 #define _cleanup_manager_ __attribute__((cleanup(manager_freep)))
+
+/* Hold the device_changed notifications back until the matching manager_release_notifications(), which sends each
+ * held address once. A signal on the bus wakes dbus-daemon and its listeners, who would then compete with the daemon
+ * for the CPU while a violation is being undone or a group is half-way moved. Nests. */
+void manager_hold_notifications(Manager *m);
+void manager_release_notifications(Manager *m);
 
 /* One step of a decision through the actuator, audited and counted; the device is looked up afresh (-ENODEV when it
  * is gone). Returns 0 or the negative errno of the write. Shared by the event path and assign/release. */

@@ -68,7 +68,8 @@ def make_errno_test(errno_name, rel):
 
 
 def test_probe_eio(e):
-    # drivers_probe fails for the second member: A is moved, B's override is set, then its probe fails.
+    # The first drivers_probe, A's, fails: the three overrides are set, then the probe round runs (in member order
+    # while a fault seam is set) and A's fails; all three are rolled back.
     assign_with_fault(e, f'bus/pci/drivers_probe', 'EIO', A)
 
 

@@ -348,6 +348,51 @@ static void test_assign_rolls_back_on_failure(void **state) {
         assert_null(policy_match_reservation(f->manager->policy, &model_find_device(f->manager->model, NIC)->id));
 }
 
+typedef struct Heard {
+        Fake *fake;
+        char address[8][PCI_ADDRESS_STRLEN];
+        size_t writes_then[8];
+        size_t n;
+} Heard;
+
+static void heard_device(const char *address, void *userdata) {
+        Heard *h = userdata;
+
+        assert_true(h->n < ELEMENTSOF(h->address));
+        snprintf(h->address[h->n], sizeof(h->address[0]), "%s", address);
+        h->writes_then[h->n++] = h->fake->n_log;
+}
+
+/* The bus hears about the members once, after the last write: a signal sent in the middle would wake dbus-daemon
+ * and its listeners while the kernel is half-way through the move. */
+static void test_assign_notifies_after_the_writes(void **state) {
+        Fake *f = *state;
+        AssignReport rep = {};
+        Heard heard = { .fake = f };
+
+        f->manager->hooks.device_changed = heard_device;
+        f->manager->hooks.userdata = &heard;
+        assert_int_equal(manager_assign_group(f->manager, 1, ASSIGN_FORCE, &rep), 0);
+        assign_report_done(&rep);
+        assert_int_equal(f->n_log, 6);
+        assert_int_equal(heard.n, 2); /* NIC and AUDIO, re-read several times each, told once */
+        assert_string_equal(heard.address[0], NIC);
+        assert_string_equal(heard.address[1], AUDIO);
+        for (size_t i = 0; i < heard.n; i++)
+                assert_int_equal(heard.writes_then[i], 6);
+
+        /* Nested holds release on the outermost. */
+        heard.n = 0;
+        manager_hold_notifications(f->manager);
+        assert_int_equal(manager_release_group(f->manager, 1, 0, &rep), 0);
+        assign_report_done(&rep);
+        assert_int_equal(heard.n, 0);
+        manager_release_notifications(f->manager);
+        assert_int_equal(heard.n, 2);
+        manager_release_notifications(f->manager); /* unbalanced: ignored */
+        f->manager->hooks = (ManagerHooks) {};
+}
+
 static void test_assign_reports_every_failure_of_a_round(void **state) {
         Fake *f = *state;
         AssignReport rep = {};
@@ -479,6 +524,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_check_assign_reports_network, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_assign_refused_in_use_then_forced, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_assign_rolls_back_on_failure, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_assign_notifies_after_the_writes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_assign_reports_every_failure_of_a_round, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_assign_fails_when_driver_stays, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_assign_driverless_pending, setup, teardown),
