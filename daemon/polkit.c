@@ -14,9 +14,12 @@
 /* Each pending query keeps the caller's message (at most the bus's message size) until polkit answers, up to 300 s
  * for an interactive one: bounded per sender and in total, so a caller that fires privileged calls and never waits
  * for them cannot make the daemon hold an unbounded amount of memory. Beyond the bounds the call is refused at
- * once (LimitsExceeded), which costs nothing to retry later. A sender that disconnects loses its queries. */
+ * once (LimitsExceeded), which costs nothing to retry later. A sender that disconnects loses its queries.
+ * The total stays below dbus-daemon's default max_replies_per_connection (128, which Debian's system.conf
+ * keeps): every pending query is a reply the bus holds for us, and past that limit the bus itself fails our
+ * CheckAuthorization, which callers would see as an unexplained denial. The margin is one sender's worth. */
 #define POLKIT_QUERIES_PER_SENDER_MAX 16u
-#define POLKIT_QUERIES_MAX 256u
+#define POLKIT_QUERIES_MAX 112u
 
 typedef struct PolkitQuery PolkitQuery;
 
@@ -99,7 +102,14 @@ static int on_check_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         PolkitQuery *q = userdata;
         int authorized = 0, challenge = 0, r;
 
-        if (sd_bus_message_is_method_error(reply, NULL)) {
+        if (sd_bus_message_is_method_error(reply, SD_BUS_ERROR_LIMITS_EXCEEDED)) {
+                /* The bus's own bounds (a bus configured tighter than dbus-daemon's default): busy, not denied,
+                 * so the caller is told to retry, as beyond our own bounds. */
+                log_msg(LOG_WARNING, "the bus refused to carry the polkit check for %s: too many pending",
+                        q->action);
+                r = sd_bus_error_setf(&error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                      "Too many authorization checks pending on the bus, retry later");
+        } else if (sd_bus_message_is_method_error(reply, NULL)) {
                 const sd_bus_error *e = sd_bus_message_get_error(reply);
                 log_msg(LOG_WARNING, "polkit could not be asked about %s: %s", q->action,
                         e && e->message ? e->message : "unknown error");
