@@ -5,6 +5,7 @@
 # build dependencies are installed). Three stages, each in its own build directory under the repository:
 #
 #   gcc    build/       -Dwerror=true                                  suites unit + integration + system + hostile + vm
+#                                                                             + packaging
 #   asan   build-asan/  gcc, -Db_sanitize=address,undefined            suites unit + integration + hostile
 #   fuzz   build-fuzz/  clang, -Dfuzz=true, -Db_sanitize=address,undefined   suite fuzz
 #
@@ -25,7 +26,7 @@ stages=${RUN_TESTS_STAGES:-gcc asan fuzz}
 
 packages=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libsystemd-dev libudev-dev libyaml-dev
           libnl-3-dev libnl-route-3-dev libcmocka-dev umockdev libumockdev-dev gir1.2-umockdev-1.0 python3-gi
-          python3-dbusmock dbus scdoc libxml2-utils polkitd)
+          python3-dbusmock dbus scdoc libxml2-utils polkitd rpm rpmlint elfutils bash-completion)
 
 log() {
         printf '\n==> %s\n' "$*"
@@ -153,7 +154,7 @@ fi
 for stage in $stages; do
         case $stage in
         gcc)
-                run_stage gcc build gcc "unit integration system hostile vm" -Dwerror=true
+                run_stage gcc build gcc "unit integration system hostile vm packaging" -Dwerror=true
                 ;;
         asan)
                 run_stage asan build-asan gcc "unit integration hostile" -Db_sanitize=address,undefined -Db_lundef=false
