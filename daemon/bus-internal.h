@@ -5,6 +5,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "bus-snapshot.h"
 #include "bus.h"
 #include "polkit.h"
 
@@ -13,6 +14,13 @@ struct Bus {
         Manager *manager;
         Polkit *polkit;
         char *policy_error; /* "" while the policy is good */
+
+        /* What PropertiesChanged last said (or, for objects never mentioned, what they showed when first seen), so
+         * only values that differ go out again. */
+        BusSnapshot manager_snapshot;
+        BusSnapshotTable group_snapshots;  /* keyed by group number */
+        BusSnapshotTable device_snapshots; /* keyed by bus_snapshot_device_key() */
+        bool announce_new; /* false while the first snapshots are taken: nobody has seen anything yet */
 };
 
 extern const sd_bus_vtable bus_manager_vtable[];
@@ -36,7 +44,11 @@ const char *bus_safe_string(const char *s);
 /* Strict decimal, 0..INT32_MAX. */
 int bus_parse_group_number(const char *s, unsigned *ret);
 
-void bus_emit_manager_changed(Bus *b, const char *property);
-void bus_emit_group_changed(Bus *b, unsigned number);
-void bus_emit_device_changed(Bus *b, const char *address);
-void bus_emit_all_changed(Bus *b);
+/* Emit PropertiesChanged for the properties of an object whose values differ from what was last emitted, and
+ * nothing when none does. An object new to the bus has all its changing properties emitted (as it had before the
+ * comparison existed); a gone one is forgotten. */
+void bus_sync_manager(Bus *b);
+void bus_sync_group(Bus *b, unsigned number);
+void bus_sync_device(Bus *b, const char *address);
+/* The manager, every group and every device, forgetting objects that are gone. */
+void bus_sync_all(Bus *b);

@@ -299,8 +299,12 @@ static int assign_or_release_authorized(sd_bus_message *message, Bus *b, bool as
                 r = manager_assign_group(b->manager, group, flags, &rep);
         else
                 r = manager_release_group(b->manager, group, flags, &rep);
-        bus_emit_group_changed(b, group);
-        bus_emit_manager_changed(b, NULL);
+        /* Overrides of the members may have changed too, whether or not the whole move succeeded. */
+        const Group *g = model_find_group(b->manager->model, group);
+        for (size_t i = 0; g && i < g->n_members; i++)
+                bus_sync_device(b, model_group_member(b->manager->model, g, i)->id.address);
+        bus_sync_group(b, group);
+        bus_sync_manager(b);
         if (r < 0)
                 return assign_error(r, group, &rep, error);
         return reply_with_report(message, &rep);
@@ -356,7 +360,7 @@ static int rescan_authorized(sd_bus_message *message, void *userdata, sd_bus_err
         r = manager_rescan(b->manager);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Re-scan failed: %m");
-        bus_emit_all_changed(b);
+        bus_sync_all(b);
         return sd_bus_reply_method_return(message, NULL);
 }
 
@@ -393,7 +397,7 @@ static int set_mode_authorized(sd_bus_message *message, void *userdata, sd_bus_e
         if (r < 0)
                 return r;
         r = manager_set_mode_override(b->manager, mode);
-        bus_emit_manager_changed(b, "Mode");
+        bus_sync_manager(b);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Mode changed, but the reconciliation failed: %m");
         return sd_bus_reply_method_return(message, NULL);

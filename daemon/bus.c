@@ -41,73 +41,166 @@ int bus_device_path(const char *address, char **ret) {
         return sd_bus_path_encode(DMAOWNERD_DEVICE_PATH_PREFIX, address, ret);
 }
 
-void bus_emit_manager_changed(Bus *b, const char *property) {
-        char *names[] = { (char *) property, NULL };
-        (void) sd_bus_emit_properties_changed_strv(b->bus, DMAOWNERD_MANAGER_PATH, DMAOWNERD_MANAGER_INTERFACE, property ? names : NULL);
+/* Compare the object's values now with `last` and emit only the names that differ; `last` then holds what was
+ * emitted. An unset `last` is an object the bus has not shown before. */
+static void sync_properties(Bus *b, const char *path, const char *interface, const sd_bus_vtable *vtable,
+                            BusSnapshot *last) {
+        _cleanup_(bus_snapshot_done) BusSnapshot now = {};
+        const char *names[BUS_SNAPSHOT_PROPERTIES_MAX + 1];
+        int r;
+
+        r = bus_snapshot_take(b->bus, vtable, path, interface, b, &now);
+        if (r < 0) {
+                /* Nothing to compare: say everything may have changed, and start afresh next time. */
+                log_msg(LOG_WARNING, "%s: cannot read the properties to compare them: %s", path, strerror(-r));
+                bus_snapshot_done(last);
+                (void) sd_bus_emit_properties_changed_strv(b->bus, path, interface, NULL);
+                return;
+        }
+
+        if (!bus_snapshot_is_set(last)) {
+                if (b->announce_new)
+                        r = sd_bus_emit_properties_changed_strv(b->bus, path, interface, NULL);
+        } else if (bus_snapshot_diff(vtable, last, &now, names) > 0)
+                r = sd_bus_emit_properties_changed_strv(b->bus, path, interface, (char **) names);
+
+        /* A change that could not be sent is still a change: keep the old values so the next pass finds it again. */
+        if (r < 0)
+                return;
+        bus_snapshot_done(last);
+        *last = bus_snapshot_take_over(&now);
 }
 
-void bus_emit_group_changed(Bus *b, unsigned number) {
-        _cleanup_free_ char *path = NULL;
+void bus_sync_manager(Bus *b) {
+        sync_properties(b, DMAOWNERD_MANAGER_PATH, DMAOWNERD_MANAGER_INTERFACE, bus_manager_vtable,
+                        &b->manager_snapshot);
+}
 
+void bus_sync_group(Bus *b, unsigned number) {
+        _cleanup_free_ char *path = NULL;
+        BusSnapshotEntry *entry;
+
+        if (!model_find_group(b->manager->model, number)) {
+                bus_snapshot_table_remove(&b->group_snapshots, number);
+                return;
+        }
         if (bus_group_path(number, &path) < 0)
                 return;
-        (void) sd_bus_emit_properties_changed_strv(b->bus, path, DMAOWNERD_GROUP_INTERFACE, NULL);
+        if (bus_snapshot_table_ensure(&b->group_snapshots, number, &entry) < 0) {
+                (void) sd_bus_emit_properties_changed_strv(b->bus, path, DMAOWNERD_GROUP_INTERFACE, NULL);
+                return;
+        }
+        entry->seen = true;
+        sync_properties(b, path, DMAOWNERD_GROUP_INTERFACE, bus_group_vtable, &entry->snapshot);
 }
 
-void bus_emit_device_changed(Bus *b, const char *address) {
+void bus_sync_device(Bus *b, const char *address) {
         _cleanup_free_ char *path = NULL;
+        BusSnapshotEntry *entry;
+        const Device *d;
+        uint64_t key;
 
+        if (bus_snapshot_device_key(address, &key) < 0)
+                return;
+        d = model_find_device(b->manager->model, address);
+        if (!d) {
+                bus_snapshot_table_remove(&b->device_snapshots, key);
+                return;
+        }
         if (bus_device_path(address, &path) < 0)
                 return;
-        (void) sd_bus_emit_properties_changed_strv(b->bus, path, DMAOWNERD_DEVICE_INTERFACE, NULL);
+        if (bus_snapshot_table_ensure(&b->device_snapshots, key, &entry) < 0) {
+                (void) sd_bus_emit_properties_changed_strv(b->bus, path, DMAOWNERD_DEVICE_INTERFACE, NULL);
+                return;
+        }
+        entry->seen = true;
+        entry->group = d->id.iommu_group;
+        sync_properties(b, path, DMAOWNERD_DEVICE_INTERFACE, bus_device_vtable, &entry->snapshot);
 }
 
-void bus_emit_all_changed(Bus *b) {
+void bus_sync_all(Bus *b) {
         const Model *model = b->manager->model;
 
-        bus_emit_manager_changed(b, NULL);
+        bus_sync_manager(b);
+
+        bus_snapshot_table_clear_seen(&b->group_snapshots);
         for (size_t i = 0; i < model->n_groups; i++)
-                bus_emit_group_changed(b, model->groups[i].number);
+                bus_sync_group(b, model->groups[i].number);
+        (void) bus_snapshot_table_sweep(&b->group_snapshots);
+
+        bus_snapshot_table_clear_seen(&b->device_snapshots);
         for (size_t i = 0; i < model->n_devices; i++)
-                bus_emit_device_changed(b, model->devices[i].id.address);
+                bus_sync_device(b, model->devices[i].id.address);
+        (void) bus_snapshot_table_sweep(&b->device_snapshots);
+}
+
+/* A device was re-read: it may have appeared, changed, left, or moved to another group; both its group now and the
+ * one the bus last showed it in may list other members. */
+static void sync_device_and_groups(Bus *b, const char *address) {
+        const BusSnapshotEntry *entry = NULL;
+        int64_t before = -1;
+        bool known;
+        const Device *d;
+        uint64_t key;
+
+        /* Read before the sync: it may move or drop the entry. */
+        if (bus_snapshot_device_key(address, &key) >= 0)
+                entry = bus_snapshot_table_find(&b->device_snapshots, key);
+        known = entry;
+        if (entry)
+                before = entry->group;
+
+        bus_sync_device(b, address);
+
+        d = model_find_device(b->manager->model, address);
+        if (d && d->id.iommu_group >= 0)
+                bus_sync_group(b, (unsigned) d->id.iommu_group);
+        if (before >= 0 && (!d || d->id.iommu_group != before))
+                bus_sync_group(b, (unsigned) before);
+        else if (!d && !known) /* gone before the bus ever showed it: which group it left is not known */
+                for (size_t i = 0; i < b->manager->model->n_groups; i++)
+                        bus_sync_group(b, b->manager->model->groups[i].number);
 }
 
 static void on_decision(const Decision *d, void *userdata) {
         Bus *b = userdata;
 
-        if (d->group >= 0)
-                bus_emit_group_changed(b, (unsigned) d->group);
-        if (d->kind != DECISION_VIOLATION)
+        if (d->kind == DECISION_VIOLATION) {
+                _cleanup_free_ char *rule = NULL;
+                if (d->rule_name)
+                        rule = strdup(bus_safe_string(d->rule_name));
+                else if (asprintf(&rule, "%s:%u", bus_safe_string(d->rule.file), d->rule.line) < 0)
+                        rule = NULL;
+
+                (void) sd_bus_emit_signal(b->bus, DMAOWNERD_MANAGER_PATH, DMAOWNERD_MANAGER_INTERFACE, "Violation",
+                                          "ssuss", d->address, bus_safe_string(d->driver),
+                                          d->group >= 0 ? (uint32_t) d->group : UINT32_MAX, rule ?: "",
+                                          d->dry_run || d->n_steps == 0 ? "log" : "unbind");
+        }
+
+        /* While the manager holds device notifications back (an event's or an assignment's writes are under way),
+         * the comparison waits for their release: the held devices bring their groups and the manager along. */
+        if (b->manager->notify_holds > 0)
                 return;
 
-        _cleanup_free_ char *rule = NULL;
-        if (d->rule_name)
-                rule = strdup(bus_safe_string(d->rule_name));
-        else if (asprintf(&rule, "%s:%u", bus_safe_string(d->rule.file), d->rule.line) < 0)
-                rule = NULL;
-
-        (void) sd_bus_emit_signal(b->bus, DMAOWNERD_MANAGER_PATH, DMAOWNERD_MANAGER_INTERFACE, "Violation", "ssuss", d->address,
-                                  bus_safe_string(d->driver), d->group >= 0 ? (uint32_t) d->group : UINT32_MAX,
-                                  rule ?: "", d->dry_run || d->n_steps == 0 ? "log" : "unbind");
-        bus_emit_manager_changed(b, "Violations");
+        /* The decision may have pinned the device after its re-read was reported. A device that is gone was dealt
+         * with when its removal was reported. */
+        if (model_find_device(b->manager->model, d->address))
+                sync_device_and_groups(b, d->address);
+        if (d->group >= 0)
+                bus_sync_group(b, (unsigned) d->group);
+        bus_sync_manager(b);
 }
 
 static void on_device_changed(const char *address, void *userdata) {
         Bus *b = userdata;
-        const Device *d;
 
-        bus_emit_device_changed(b, address);
-        d = model_find_device(b->manager->model, address);
-        if (d && d->id.iommu_group >= 0)
-                bus_emit_group_changed(b, (unsigned) d->id.iommu_group);
-        else if (!d) /* removed: its old group lost a member, and we no longer know which one it was */
-                for (size_t i = 0; i < b->manager->model->n_groups; i++)
-                        bus_emit_group_changed(b, b->manager->model->groups[i].number);
-        bus_emit_manager_changed(b, "Writes");
+        sync_device_and_groups(b, address);
+        bus_sync_manager(b);
 }
 
 static void on_model_rebuilt(void *userdata) {
-        bus_emit_all_changed(userdata);
+        bus_sync_all(userdata);
 }
 
 static void on_policy_reloaded(bool ok, const char *error, void *userdata) {
@@ -130,7 +223,11 @@ static void on_policy_reloaded(bool ok, const char *error, void *userdata) {
         }
         (void) sd_bus_emit_signal(b->bus, DMAOWNERD_MANAGER_PATH, DMAOWNERD_MANAGER_INTERFACE, "PolicyReloaded", "bs", ok,
                                   ok ? "" : bus_safe_string(error));
-        bus_emit_all_changed(b);
+        /* A rejected policy changes nothing but PolicyError: the previous one stays in force. */
+        if (ok)
+                bus_sync_all(b);
+        else
+                bus_sync_manager(b);
 }
 
 int bus_start(sd_event *loop, Manager *m, Bus **ret) {
@@ -176,6 +273,10 @@ int bus_start(sd_event *loop, Manager *m, Bus **ret) {
         if (r < 0)
                 return r;
 
+        /* What the objects show now is the baseline later changes are compared with; nobody was told anything yet. */
+        bus_sync_all(b);
+        b->announce_new = true;
+
         /* Last: once the name is ours, activated clients start calling. */
         r = sd_bus_request_name(b->bus, DMAOWNERD_BUS_NAME, 0);
         if (r < 0)
@@ -204,6 +305,9 @@ Bus *bus_free(Bus *b) {
                 b->bus = sd_bus_flush_close_unref(b->bus);
         }
         free(b->policy_error);
+        bus_snapshot_done(&b->manager_snapshot);
+        bus_snapshot_table_done(&b->group_snapshots);
+        bus_snapshot_table_done(&b->device_snapshots);
         free(b);
         return NULL;
 }

@@ -30,8 +30,11 @@
  * A target is a PCI address "dddd:bb:dd.f" or a decimal group number. Errors: org.dmaownerd1.Error.NoSuchDevice,
  * NoSuchGroup, NotViable, InUse, PolicyInvalid, Busy, ReservedByPolicy; malformed arguments get
  * org.freedesktop.DBus.Error.InvalidArgs. Reads are open; AssignGroup and ReleaseGroup need the polkit action
- * org.dmaownerd1.assign, Reload, Rescan and SetMode org.dmaownerd1.manage (uid 0 needs none). Every property change
- * emits PropertiesChanged. */
+ * org.dmaownerd1.assign, Reload, Rescan and SetMode org.dmaownerd1.manage (uid 0 needs none).
+ * PropertiesChanged carries exactly the properties whose values differ from what the bus last said about the object
+ * (with the new values), and is not sent when nothing differs, so a reload or rescan that changes nothing is silent.
+ * An object that appears gets one PropertiesChanged with all its changing properties; one that goes away, none (its
+ * group's Devices changes). */
 
 #include <systemd/sd-event.h>
 
