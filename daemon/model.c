@@ -445,7 +445,8 @@ static int list_device_entries(int dev_fd, uint8_t *dents, unsigned *ret) {
 
 /* Read one device. Returns -ENOMEM, or another negative errno when the device is gone or unusable (the caller skips
  * it). */
-static int device_read(int bus_fd, const char *address, Scratch *scratch, Device *ret) {
+/* `known`, when given, is the model's record of the device at `address`: see the header type below. */
+static int device_read(int bus_fd, const char *address, const Device *known, Scratch *scratch, Device *ret) {
         _cleanup_(device_done) Device d = {};
         _cleanup_close_ int dev_fd = -EBADF;
         char *buf = scratch->attr;
@@ -473,8 +474,15 @@ static int device_read(int bus_fd, const char *address, Scratch *scratch, Device
                         return r;
         }
 
-        /* The header type is only in config space; unprivileged readers see its first 64 bytes, which suffices. */
-        {
+        /* The header type is only in config space; unprivileged readers see its first 64 bytes, which suffices.
+         * It cannot change while the device exists, so a re-read of a device the model knows (same ids) keeps it:
+         * in a VM the read of config traps to the hypervisor, the costliest call on the event path. */
+        if (known && known->id.vendor == d.id.vendor && known->id.device == d.id.device &&
+            known->id.class == d.id.class) {
+                d.header_type = known->header_type;
+                d.multifunction = known->multifunction;
+                d.is_bridge = known->is_bridge;
+        } else {
                 _cleanup_close_ int fd = -EBADF;
                 uint8_t header;
                 ssize_t n = -1;
@@ -1036,7 +1044,7 @@ static void *scan_job_run(void *userdata) {
                 return NULL;
         }
         for (size_t i = job->begin; i < job->end; i++) {
-                job->results[i] = device_read(job->bus_fd, job->names[i], scratch, &job->devices[i]);
+                job->results[i] = device_read(job->bus_fd, job->names[i], NULL, scratch, &job->devices[i]);
                 if (job->results[i] == -ENOMEM) {
                         job->error = -ENOMEM;
                         return NULL;
@@ -1358,12 +1366,12 @@ int model_refresh_device(Model *m, const char *address) {
         if (bus_fd < 0 && errno != ENOENT)
                 return -errno;
 
-        r = bus_fd < 0 ? -ENOENT : device_read(bus_fd, address, scratch, &fresh);
+        size_t pos = device_position(m, address, &found);
+
+        r = bus_fd < 0 ? -ENOENT : device_read(bus_fd, address, found ? &m->devices[pos] : NULL, scratch, &fresh);
         if (r == -ENOMEM)
                 return r;
         exists = r >= 0;
-
-        size_t pos = device_position(m, address, &found);
 
         if (!exists) {
                 if (!found)

@@ -454,6 +454,36 @@ static void test_kernel_release(void **state) {
         assert_string_equal(dma_owner_to_string(DMA_OWNER_USER), "user");
 }
 
+/* A re-read after a uevent does not read config space again for a device it knows (same ids): the header type
+ * cannot change while the device exists, and in a VM that read traps to the hypervisor. A different device at the
+ * same address is read in full. */
+static void test_refresh_keeps_header_type(void **state) {
+        Fixture *f = *state;
+        add(f, (TreeDevice) { .address = "0000:0f:00.0", .vendor = 0x10de, .device = 0x1eb8, .class = 0x030200,
+                              .header_type = 0x80, .group = 80 });
+
+        _cleanup_model_ Model *m = scan(f);
+        assert_true(dev(m, "0000:0f:00.0")->multifunction);
+
+        /* Config space now reads as nothing: were it read again, the header type would fall back to the class. */
+        assert_int_equal(sysfs_tree_write(f->sysfs, "bus/pci/devices/0000:0f:00.0/config", ""), 0);
+        assert_int_equal(sysfs_tree_set_driver(f->sysfs, "0000:0f:00.0", "vfio-pci"), 0);
+        assert_int_equal(model_refresh_device(m, "0000:0f:00.0"), 0);
+        assert_string_equal(dev(m, "0000:0f:00.0")->driver, "vfio-pci");
+        assert_true(dev(m, "0000:0f:00.0")->multifunction);
+        assert_int_equal(dev(m, "0000:0f:00.0")->header_type, 0);
+
+        /* Another device at the address (the remove was missed): its own header is read. */
+        assert_int_equal(sysfs_tree_remove_device(f->sysfs, "0000:0f:00.0"), 0);
+        add(f, (TreeDevice) { .address = "0000:0f:00.0", .vendor = 0x8086, .device = 0x1901, .class = 0x060400,
+                              .header_type = 0x01, .group = 80 });
+        assert_int_equal(model_refresh_device(m, "0000:0f:00.0"), 0);
+        assert_int_equal(dev(m, "0000:0f:00.0")->id.vendor, 0x8086);
+        assert_int_equal(dev(m, "0000:0f:00.0")->header_type, 1);
+        assert_false(dev(m, "0000:0f:00.0")->multifunction);
+        assert_true(dev(m, "0000:0f:00.0")->is_bridge);
+}
+
 static void test_refresh(void **state) {
         Fixture *f = *state;
         add_bridge_group(f);
@@ -850,6 +880,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_owner_user_group_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_owner_user_cdev, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kernel_release, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_refresh_keeps_header_type, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hostile_tree, setup, teardown),
