@@ -210,16 +210,17 @@ else
         row "list vs the shell loop; D-Bus round trips" "not run: ${list_skip:-skipped}" "≥ 20×" "not measured"
 fi
 if [[ -n $vm_assign ]]; then
-        accel=$(field accel "$vm_assign")
-        o=$(field ownerd_per_device_usec "$vm_assign")
-        d=$(field driverctl_per_device_usec "$vm_assign")
-        (( o > 0 )) || o=1
-        k=$(field sysfs_per_device_usec "$vm_assign")
-        ratio=$(awk -v d="$d" -v o="$o" 'BEGIN { printf "%.1f", d / o }')
-        above=$(awk -v d="$d" -v o="$o" -v k="$k" 'BEGIN { if (o > k) printf "%.1f ms vs %.1f ms, %.1f×", (o - k) / 1000, (d - k) / 1000, (d - k) / (o - k); else printf "none for dma-ownerd" }')
-        row "assign a group of $(field devices "$vm_assign") vs \`driverctl set-override\` per device (qemu guest, $accel, median of $(field rounds "$vm_assign") rounds)" \
-            "$(ms "$o") vs $(ms "$d") per device: ${ratio}× (the kernel's own unbind + probe: $(ms "$k") per device; above it: $above; \`dma-ownerctl check\` alone: $(ms "$(field ctl_check_usec "$vm_assign")"))" \
-            "≥ 5×" "$(verdict "awk -v r=$ratio 'BEGIN { exit !(r >= 5) }'")"
+        while read -r line; do
+                accel=$(field accel "$line")
+                o=$(field ownerd_per_device_usec "$line")
+                d=$(field driverctl_per_device_usec "$line")
+                (( o > 0 )) || o=1
+                k=$(field sysfs_per_device_usec "$line")
+                ratio=$(awk -v d="$d" -v o="$o" 'BEGIN { printf "%.1f", d / o }')
+                row "assign a group of $(field devices "$line") vs \`driverctl set-override\` per device (qemu guest, $accel, median of $(field rounds "$line") rounds)" \
+                    "$(ms "$o") vs $(ms "$d") per device: ${ratio}× (the same three writes per device by hand, one device after the other: $(ms "$k") per device; \`dma-ownerctl check\` alone: $(ms "$(field ctl_check_usec "$line")"))" \
+                    "≥ 5×" "$(verdict "awk -v r=$ratio 'BEGIN { exit !(r >= 5) }'")"
+        done <<<"$vm_assign"
         row "violation window: the daemon's own time, uevent → last write less the kernel's time inside the writes, $(field binds "$vm_window") manual binds of e1000, p50 / p99 / max (qemu guest, $accel)" \
             "$(ms "$(field daemon_p50_usec "$vm_window")") / $(ms "$(field daemon_p99_usec "$vm_window")") / $(ms "$(field daemon_max_usec "$vm_window")"); on the CPU $(ms "$(field daemon_cpu_p50_usec "$vm_window")") / $(ms "$(field daemon_cpu_p99_usec "$vm_window")") at p50 / p99 (the whole uevent → last write: $(ms "$(field p50_usec "$vm_window")") / $(ms "$(field p99_usec "$vm_window")") / $(ms "$(field max_usec "$vm_window")"), of which the kernel's unbind of e1000 and probe of vfio-pci $(ms "$(field kernel_p50_usec "$vm_window")") at p50)" \
             "p99 ≤ 1 ms" "$(verdict "[[ $(field daemon_p99_usec "$vm_window") -le 1000 ]]") under emulation"

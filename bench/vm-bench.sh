@@ -3,12 +3,14 @@
 #
 # The two real-kernel benchmarks of issue 6, in the system suite's guest (tests/system): Debian 12 with systemd on
 # Debian's 6.1 kernel under qemu (q35, an emulated Intel IOMMU, a pcie-pci-bridge holding two e1000 in one IOMMU
-# group), with dma-ownerd's .deb and Debian's driverctl installed and bench/vm-guest-bench as the boot's driver.
+# group and a second one holding four), with dma-ownerd's .deb and Debian's driverctl installed and
+# bench/vm-guest-bench as the boot's driver.
 #
 #   vm-bench.sh [--deb FILE]      (root; exit 77 with "skip: why" on stderr when it cannot run)
 #
 # Prints the guest's "@@BENCH" lines, then three summary lines for run-bench.sh:
 #   vm-assign devices=D rounds=R ownerd_usec=… driverctl_usec=… ownerd_per_device_usec=… driverctl_per_device_usec=…
+#     (one line per group size: D = 2 and 4)
 #   vm-window binds=N p50_usec=… p99_usec=… max_usec=…
 #   vm-refusal attempts=N refused=N bound=0 p50_usec=… max_usec=… error=…
 # (medians over the rounds after the first, which is a warm-up; percentiles by nearest rank.)
@@ -150,6 +152,9 @@ timeout "${BENCH_VM_TIMEOUT:-900}" qemu-system-x86_64 \
         -drive "file=$image,format=raw,if=none,id=root,cache=unsafe" -device virtio-blk-pci,drive=root \
         -device pcie-pci-bridge,id=pbr,bus=pcie.0,addr=0x5 \
         -device e1000,bus=pbr,addr=0x1 -device e1000,bus=pbr,addr=0x2 \
+        -device pcie-pci-bridge,id=pbr2,bus=pcie.0,addr=0x6 \
+        -device e1000,bus=pbr2,addr=0x1 -device e1000,bus=pbr2,addr=0x2 \
+        -device e1000,bus=pbr2,addr=0x3 -device e1000,bus=pbr2,addr=0x4 \
         >"$work/qemu.log" 2>&1
 qemu_rc=$?
 set -e
@@ -173,25 +178,27 @@ pick() {
         printf '%s\n' "$@" | sort -n | awk -v q="$q" '{ v[NR] = $1 } END { r = int((q * NR + 99) / 100); if (r < 1) r = 1; print v[r] }'
 }
 
-devices="" ownerd=() driverctl=() by_hand=() check=()
-while read -r _ _ line; do
-        [[ $(field round "$line") -ge 1 ]] || continue # round 0 warms the caches
-        devices=$(field devices "$line")
-        case $(field tool "$line") in
-        dma-ownerctl) ownerd+=("$(field usec "$line")") ;;
-        driverctl) driverctl+=("$(field usec "$line")") ;;
-        sysfs) by_hand+=("$(field usec "$line")") ;;
-        ctl-check) check+=("$(field usec "$line")") ;;
-        esac
-done < <(grep '^@@BENCH assign ' "$work/bench.txt")
-o=$(pick 50 "${ownerd[@]}")
-d=$(pick 50 "${driverctl[@]}")
-echo "vm-assign devices=$devices rounds=${#ownerd[@]} ownerd_usec=$o driverctl_usec=$d" \
-     "ownerd_per_device_usec=$((o / devices)) driverctl_per_device_usec=$((d / devices))" \
-     "ownerd_min_usec=$(pick 0 "${ownerd[@]}") ownerd_max_usec=$(pick 100 "${ownerd[@]}")" \
-     "driverctl_min_usec=$(pick 0 "${driverctl[@]}") driverctl_max_usec=$(pick 100 "${driverctl[@]}")" \
-     "sysfs_per_device_usec=$(( $(pick 50 "${by_hand[@]}") / devices ))" \
-     "ctl_check_usec=$(pick 50 "${check[@]}") accel=$accel"
+for devices in $(sed -n 's/^@@BENCH assign .* devices=\([0-9]*\).*/\1/p' "$work/bench.txt" | sort -nu); do
+        ownerd=() driverctl=() by_hand=() check=()
+        while read -r _ _ line; do
+                [[ $(field round "$line") -ge 1 ]] || continue # round 0 warms the caches
+                [[ $(field devices "$line") == "$devices" ]] || continue
+                case $(field tool "$line") in
+                dma-ownerctl) ownerd+=("$(field usec "$line")") ;;
+                driverctl) driverctl+=("$(field usec "$line")") ;;
+                sysfs) by_hand+=("$(field usec "$line")") ;;
+                ctl-check) check+=("$(field usec "$line")") ;;
+                esac
+        done < <(grep '^@@BENCH assign ' "$work/bench.txt")
+        o=$(pick 50 "${ownerd[@]}")
+        d=$(pick 50 "${driverctl[@]}")
+        echo "vm-assign devices=$devices rounds=${#ownerd[@]} ownerd_usec=$o driverctl_usec=$d" \
+             "ownerd_per_device_usec=$((o / devices)) driverctl_per_device_usec=$((d / devices))" \
+             "ownerd_min_usec=$(pick 0 "${ownerd[@]}") ownerd_max_usec=$(pick 100 "${ownerd[@]}")" \
+             "driverctl_min_usec=$(pick 0 "${driverctl[@]}") driverctl_max_usec=$(pick 100 "${driverctl[@]}")" \
+             "sysfs_per_device_usec=$(( $(pick 50 "${by_hand[@]}") / devices ))" \
+             "ctl_check_usec=$(pick 50 "${check[@]}") accel=$accel"
+done
 
 window=($(sed -n 's/^@@BENCH window .* usec=\([0-9]*\).*/\1/p' "$work/bench.txt"))
 window_kernel=($(sed -n 's/^@@BENCH window .* kernel_usec=\([0-9]*\).*/\1/p' "$work/bench.txt"))
