@@ -42,7 +42,6 @@
 #define N_RESERVED 100u
 
 typedef struct Tally {
-        uint64_t last_decision_usec; /* when the latest decision had been carried out */
         size_t violations;
         size_t other_decisions;
         size_t writes;          /* sysfs writes attempted by the actuator */
@@ -53,7 +52,6 @@ typedef struct Tally {
 static void on_decision(const Decision *d, void *userdata) {
         Tally *t = userdata;
 
-        t->last_decision_usec = now_usec();
         if (d->kind == DECISION_VIOLATION)
                 t->violations++;
         else
@@ -225,8 +223,9 @@ int main(int argc, char *argv[]) {
 
                 /* The write is the end of the path; the re-read after it is not counted in the service time, but
                  * the next event of a burst waits for it. */
-                uint64_t end = now_usec();
-                uint64_t done = tally.last_decision_usec > start ? tally.last_decision_usec : end;
+                uint64_t end = now_usec(), last_write, last_write_cpu;
+                actuator_last_write(m->actuator, &last_write, &last_write_cpu);
+                uint64_t done = last_write > start ? last_write : end;
                 service[i] = done - start;
                 burst[i] = elapsed + service[i];
                 elapsed += end - start;

@@ -27,6 +27,8 @@ struct Actuator {
         pthread_mutex_t hook_lock; /* serialises hooked writes across actuator_run_parallel()'s threads */
         _Atomic uint64_t kernel_usec;
         _Atomic uint64_t kernel_cpu_usec;
+        _Atomic uint64_t last_write_usec;     /* CLOCK_MONOTONIC when the last store returned */
+        _Atomic uint64_t last_write_cpu_usec; /* the writing thread's CPU clock then */
 };
 
 int actuator_new(const char *sysfs_root, Actuator **ret) {
@@ -105,8 +107,11 @@ static int store_attribute(Actuator *a, int dir_fd, const char *relpath, const c
                 n = write(fd, value, size);
         while (n < 0 && errno == EINTR);
         saved_errno = errno;
-        atomic_fetch_add_explicit(&a->kernel_cpu_usec, thread_cpu_usec() - start_cpu, memory_order_relaxed);
-        atomic_fetch_add_explicit(&a->kernel_usec, now_usec() - start, memory_order_relaxed);
+        uint64_t end = now_usec(), end_cpu = thread_cpu_usec();
+        atomic_fetch_add_explicit(&a->kernel_cpu_usec, end_cpu - start_cpu, memory_order_relaxed);
+        atomic_fetch_add_explicit(&a->kernel_usec, end - start, memory_order_relaxed);
+        atomic_store_explicit(&a->last_write_usec, end, memory_order_relaxed);
+        atomic_store_explicit(&a->last_write_cpu_usec, end_cpu, memory_order_relaxed);
         if (n < 0)
                 return -saved_errno;
         if ((size_t) n != size)
@@ -424,4 +429,11 @@ uint64_t actuator_kernel_usec(const Actuator *a) {
 
 uint64_t actuator_kernel_cpu_usec(const Actuator *a) {
         return a ? atomic_load_explicit(&((Actuator *) a)->kernel_cpu_usec, memory_order_relaxed) : 0;
+}
+
+void actuator_last_write(const Actuator *a, uint64_t *ret_usec, uint64_t *ret_cpu_usec) {
+        Actuator *w = (Actuator *) a;
+
+        *ret_usec = a ? atomic_load_explicit(&w->last_write_usec, memory_order_relaxed) : 0;
+        *ret_cpu_usec = a ? atomic_load_explicit(&w->last_write_cpu_usec, memory_order_relaxed) : 0;
 }

@@ -39,6 +39,8 @@ int actuator_run_parallel(Actuator *a, const Device *const *expected, const Step
 uint64_t actuator_kernel_usec(const Actuator *a);
 /* The same, counted in CPU time of the writing threads (the kernel's work runs on them, as system time). */
 uint64_t actuator_kernel_cpu_usec(const Actuator *a);
+/* When the last store returned: CLOCK_MONOTONIC, and the CPU clock of the thread that made it (0 before any). */
+void actuator_last_write(const Actuator *a, uint64_t *ret_usec, uint64_t *ret_cpu_usec);
 
 /* Test seam: called before every write (before the file is even opened) with the path relative to the sysfs root and
  * the bytes about to be written. Returning a negative errno makes the write fail with it, without touching the file.

@@ -102,18 +102,40 @@ Manager *manager_free(Manager *m) {
  * decision so the engine sees the state of the moment, not of the scan: one snapshot (three netlink dumps) for all
  * the interfaces in scope. When it cannot be taken, the interfaces keep their last known state. */
 void manager_refresh_net(Manager *m, int64_t group) {
-        bool any = false;
+        bool any = false, any_up = false;
         int r;
 
         if (!m->netdev || !m->policy->network_protection)
                 return;
 
-        for (size_t i = 0; i < m->model->n_devices && !any; i++) {
+        /* Most often (a driver that just bound) every interface in question is down: one link request each says
+         * so, and the three dumps are not needed. */
+        for (size_t i = 0; i < m->model->n_devices && !any_up; i++) {
                 const Device *d = &m->model->devices[i];
-                any = d->n_net > 0 && (group < 0 || d->id.iommu_group == group);
+
+                if (group >= 0 && d->id.iommu_group != group)
+                        continue;
+                for (size_t k = 0; k < d->n_net && !any_up; k++) {
+                        bool up = true;
+
+                        any = true;
+                        if (netdev_link_up(m->netdev, d->net[k].name, &up) < 0 || up)
+                                any_up = true; /* when in doubt, the full snapshot */
+                }
         }
         if (!any)
                 return;
+        if (!any_up) {
+                for (size_t i = 0; i < m->model->n_devices; i++) {
+                        Device *d = &m->model->devices[i];
+
+                        if (group >= 0 && d->id.iommu_group != group)
+                                continue;
+                        for (size_t k = 0; k < d->n_net; k++)
+                                d->net[k].up = d->net[k].has_address = d->net[k].default_route = false;
+                }
+                return;
+        }
 
         r = netdev_refresh(m->netdev);
         if (r < 0) {
@@ -139,17 +161,23 @@ void manager_refresh_net(Manager *m, int64_t group) {
 /* Carry out what the engine decided. Every decision is audited; a dry-run decision writes nothing. After the steps
  * of a decision the device is re-read: what we wrote may have failed or raced with the kernel. Returns the number
  * of successful writes. */
-int manager_run_step(Manager *m, const Decision *d, const Step *step, PolicyMode mode) {
+static int run_step_unaudited(Manager *m, const Decision *d, const Step *step) {
         const Device *dev = model_find_device(m->model, d->address);
         int r;
 
         /* A device gone between the decision and the write is reported like any failed write. */
         r = dev ? actuator_run(m->actuator, dev, step) : -ENODEV;
-        audit_step(d, step, mode, r);
         if (r < 0)
                 m->write_failures++;
         else
                 m->writes++;
+        return r;
+}
+
+int manager_run_step(Manager *m, const Decision *d, const Step *step, PolicyMode mode) {
+        int r = run_step_unaudited(m, d, step);
+
+        audit_step(d, step, mode, r);
         return r;
 }
 
@@ -228,11 +256,15 @@ static size_t manager_execute(Manager *m) {
                         continue;
                 }
 
+                int results[DECISION_STEPS_MAX];
+                size_t ran = 0;
+
                 for (size_t s = 0; s < d->n_steps; s++) {
                         const Step *step = &d->steps[s];
 
+                        results[ran++] = run_step_unaudited(m, d, step);
                         /* The later steps depend on this one (no probe after a failed override). */
-                        if (manager_run_step(m, d, step, mode) < 0)
+                        if (results[ran - 1] < 0)
                                 break;
                         writes++;
                         if (step->kind == STEP_SET_OVERRIDE) {
@@ -241,6 +273,10 @@ static size_t manager_execute(Manager *m) {
                         } else if (step->kind == STEP_CLEAR_OVERRIDE)
                                 lifted = true;
                 }
+                /* The decision was audited before its first write; the outcome of each step once the last is done:
+                 * the records say the same, and a violation is closed two journal sends sooner. */
+                for (size_t s = 0; s < ran; s++)
+                        audit_step(d, &d->steps[s], mode, results[s]);
 
                 if (manager_reread_device(m, d->address) < 0)
                         continue;
@@ -321,7 +357,7 @@ static int handle_event(Manager *m, const Event *event, size_t *ret_writes) {
 int manager_handle_event(Manager *m, const Event *event, uint64_t received_usec) {
         uint64_t kernel_before = actuator_kernel_usec(m->actuator);
         uint64_t kernel_cpu_before = actuator_kernel_cpu_usec(m->actuator);
-        uint64_t cpu_before = thread_cpu_usec();
+        uint64_t cpu_before = thread_cpu_usec(), last_write, last_write_cpu;
         size_t writes = 0;
         int r;
 
@@ -330,16 +366,18 @@ int manager_handle_event(Manager *m, const Event *event, uint64_t received_usec)
 
         manager_hold_notifications(m);
         r = handle_event(m, event, &writes);
-        uint64_t total = now_usec() - received_usec;
-        uint64_t cpu = thread_cpu_usec() - cpu_before;
         manager_release_notifications(m);
         if (r < 0)
                 return r;
 
-        /* The window a violation stays open splits into the kernel's work behind our writes (a driver's remove(),
-         * a probe) and the daemon's own: reading, deciding, auditing, checking identities; of the latter, the CPU
-         * time is what the daemon did, the rest is waiting for a CPU. Say all three. */
+        /* The window a violation stays open ends when the last write returns (re-reading and auditing after it
+         * are not part of it). It splits into the kernel's work behind our writes (a driver's remove(), a probe)
+         * and the daemon's own: reading, asking netlink, deciding, auditing, checking identities; of the latter,
+         * the CPU time is what the daemon did, the rest is waiting for a CPU. Say all three. */
         if (writes > 0) {
+                actuator_last_write(m->actuator, &last_write, &last_write_cpu);
+                uint64_t total = last_write > received_usec ? last_write - received_usec : 0;
+                uint64_t cpu = last_write_cpu > cpu_before ? last_write_cpu - cpu_before : 0;
                 uint64_t kernel = actuator_kernel_usec(m->actuator) - kernel_before;
                 uint64_t kernel_cpu = actuator_kernel_cpu_usec(m->actuator) - kernel_cpu_before;
 

@@ -236,6 +236,41 @@ int netdev_refresh(Netdev *n) {
         return 0;
 }
 
+int netdev_link_up(Netdev *n, const char *name, bool *ret_up) {
+        struct rtnl_link *link = NULL;
+        int r;
+
+        if (!n || !name || !ret_up)
+                return -EINVAL;
+        if (!ifname_is_valid(name)) {
+                *ret_up = false; /* no such interface can exist */
+                return 0;
+        }
+
+        if (n->fake) {
+                bool up = false;
+
+                /* The fake can describe a default route on a down link, which the kernel cannot (taking a link down
+                 * flushes its routes): such a line counts as up, so that it is looked at in full. */
+                for (size_t i = 0; i < n->n_interfaces; i++)
+                        if (strcmp(n->interfaces[i].name, name) == 0)
+                                up = n->interfaces[i].up || n->interfaces[i].default_route;
+                *ret_up = up;
+                return 0;
+        }
+
+        r = rtnl_link_get_kernel(n->sock, 0, name, &link);
+        if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV) {
+                *ret_up = false;
+                return 0;
+        }
+        if (r < 0)
+                return nl_error_to_errno(r);
+        *ret_up = rtnl_link_get_flags(link) & IFF_UP;
+        rtnl_link_put(link);
+        return 0;
+}
+
 int netdev_query(Netdev *n, NetInterface *iface) {
         if (!n || !iface)
                 return -EINVAL;

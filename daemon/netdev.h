@@ -19,6 +19,11 @@ Netdev *netdev_free(Netdev *n);
  * Called once before the queries of one decision, so that they all see the state of the moment. */
 int netdev_refresh(Netdev *n);
 
+/* Whether the interface is administratively up, asked of the kernel for that one link (one request, no dump).
+ * An interface the source does not know is down. A link that is down holds no route, so it cannot be in use, and
+ * the three dumps of netdev_refresh() can be skipped when every interface in question is down. */
+int netdev_link_up(Netdev *n, const char *name, bool *ret_up);
+
 /* Fill iface->up/has_address/default_route for iface->name from the last snapshot. An interface the source does not
  * know reads all false. */
 int netdev_query(Netdev *n, NetInterface *iface);

@@ -103,6 +103,21 @@ static void test_fake_source(void **state) {
         assert_false(i.up || i.has_address || i.default_route);
 
         assert_int_equal(netdev_query(n, NULL), -EINVAL);
+
+        /* The one-link question: up, or (the fake only) a route on a down link; unknown and invalid names are down. */
+        const struct {
+                const char *name;
+                bool up;
+        } links[] = { { "eth0", true }, { "wlan0", true }, { "br0", true }, { "ens1", false }, { "eth9", false },
+                      { "eth1", false }, { "", false }, { "bad/name", false } };
+        for (size_t k = 0; k < ELEMENTSOF(links); k++) {
+                bool up = !links[k].up;
+                assert_int_equal(netdev_link_up(n, links[k].name, &up), 0);
+                assert_int_equal(up, links[k].up);
+        }
+        bool up;
+        assert_int_equal(netdev_link_up(n, NULL, &up), -EINVAL);
+        assert_int_equal(netdev_link_up(NULL, "eth0", &up), -EINVAL);
         assert_null(netdev_free(n));
 }
 
@@ -147,6 +162,13 @@ static void test_host_loopback(void **state) {
 
         NetInterface none = query(n, "dmaownerd-none");
         assert_false(none.up || none.has_address || none.default_route);
+
+        /* One link asked of the kernel, without a dump. */
+        bool up = false;
+        assert_int_equal(netdev_link_up(n, "lo", &up), 0);
+        assert_true(up);
+        assert_int_equal(netdev_link_up(n, "dmaownerd-none", &up), 0);
+        assert_false(up);
 
         /* A refresh takes a new snapshot: the queries after it answer the same. */
         assert_int_equal(netdev_refresh(n), 0);
