@@ -218,7 +218,7 @@ if [[ -n $vm_assign ]]; then
                 k=$(field sysfs_per_device_usec "$line")
                 ratio=$(awk -v d="$d" -v o="$o" 'BEGIN { printf "%.1f", d / o }')
                 row "assign a group of $(field devices "$line") vs \`driverctl set-override\` per device (qemu guest, $accel, median of $(field rounds "$line") rounds)" \
-                    "$(ms "$o") vs $(ms "$d") per device: ${ratio}× (the same three writes per device by hand, one device after the other: $(ms "$k") per device; \`dma-ownerctl check\` alone: $(ms "$(field ctl_check_usec "$line")"))" \
+                    "$(ms "$o") vs $(ms "$d") per device: ${ratio}× (the whole call $(ms "$(field ownerd_usec "$line")"), of which inside the daemon $(ms "$(field daemon_usec "$line")"); the same three writes per device by hand, one device after the other: $(ms "$k") per device; \`dma-ownerctl check\` alone: $(ms "$(field ctl_check_usec "$line")"))" \
                     "≥ 5×" "$(verdict "awk -v r=$ratio 'BEGIN { exit !(r >= 5) }'")"
         done <<<"$vm_assign"
         row "violation window: the daemon's own time, uevent → last write less the kernel's time inside the writes, $(field binds "$vm_window") manual binds of e1000, p50 / p99 / max (qemu guest, $accel)" \

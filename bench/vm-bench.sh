@@ -190,6 +190,10 @@ for devices in $(sed -n 's/^@@BENCH assign .* devices=\([0-9]*\).*/\1/p' "$work/
                 ctl-check) check+=("$(field usec "$line")") ;;
                 esac
         done < <(grep '^@@BENCH assign ' "$work/bench.txt")
+        # The daemon's own time for the same assignments (its journal), warm-up included: the group's number
+        # from the assign lines.
+        g=$(sed -n "s/^@@BENCH assign .*group=\([0-9]*\) .*devices=$devices .*/\1/p" "$work/bench.txt" | head -1)
+        inside=($(sed -n "s/^@@BENCH assign-daemon group=$g .*usec=\([0-9]*\)$/\1/p" "$work/bench.txt"))
         o=$(pick 50 "${ownerd[@]}")
         d=$(pick 50 "${driverctl[@]}")
         echo "vm-assign devices=$devices rounds=${#ownerd[@]} ownerd_usec=$o driverctl_usec=$d" \
@@ -197,7 +201,8 @@ for devices in $(sed -n 's/^@@BENCH assign .* devices=\([0-9]*\).*/\1/p' "$work/
              "ownerd_min_usec=$(pick 0 "${ownerd[@]}") ownerd_max_usec=$(pick 100 "${ownerd[@]}")" \
              "driverctl_min_usec=$(pick 0 "${driverctl[@]}") driverctl_max_usec=$(pick 100 "${driverctl[@]}")" \
              "sysfs_per_device_usec=$(( $(pick 50 "${by_hand[@]}") / devices ))" \
-             "ctl_check_usec=$(pick 50 "${check[@]}") accel=$accel"
+             "ctl_check_usec=$(pick 50 "${check[@]}") daemon_usec=$( ((${#inside[@]})) && pick 50 "${inside[@]}" || echo 0)" \
+             "accel=$accel"
 done
 
 window=($(sed -n 's/^@@BENCH window .* usec=\([0-9]*\).*/\1/p' "$work/bench.txt"))
