@@ -43,6 +43,7 @@ typedef struct GroupScan {
         bool whole_group;
         bool reserved;                /* governing and viable */
         bool user_owned;
+        bool pins_follow_vfio;        /* members are pinned to first_vfio's driver: see scan_group_facts() */
         const Device *first_vfio;     /* first member bound to a vfio driver, or NULL */
         const Device *blocker;        /* !whole_group: first unmatched member on a driver that is not allowed */
 } GroupScan;
@@ -320,6 +321,12 @@ static void scan_group_facts(GroupScan *s) {
         }
 
         s->user_owned = g->owner == DMA_OWNER_USER;
+        /* Pins keep host drivers off the other members of a group vfio may hand to user space. Before 5.19 the
+         * kernel does not check, and a host driver binding into a group user space holds hits vfio's BUG_ON: there
+         * pins follow any member on vfio, ahead of user space opening the group. Since 5.19 the kernel refuses such
+         * a bind itself (EBUSY): pins follow vfio only while user space holds the group, and a group merely bound to
+         * vfio is the admin's (pinning it would race with driverctl unset-override and the like). */
+        s->pins_follow_vfio = s->first_vfio && (!s->model->kernel_dma_ownership || s->user_owned);
         if (!s->governing)
                 return;
 
@@ -343,7 +350,7 @@ static int scan_member(GroupScan *s, size_t i) {
         const Device *d = model_group_member(s->model, s->group, i);
         const Reservation *matched = scan_reservation(s, i);
         const Reservation *reservation = NULL;
-        bool pins_active = s->reserved || s->first_vfio;
+        bool pins_active = s->reserved || s->pins_follow_vfio;
         int r;
 
         if (s->blocker && matched) {
@@ -382,7 +389,7 @@ static int scan_member(GroupScan *s, size_t i) {
                         return scan_violation(s, d, reservation, target, verdict, mark);
         }
 
-        if (driver_is_vfio(d->driver))
+        if (driver_is_vfio(d->driver) && pins_active)
                 return scan_pin(s, d, d->driver);
 
         if (!pins_active && d->pinned)

@@ -76,6 +76,7 @@ typedef struct TestRow {
         const TestDecision *expect;
         size_t n_expect;
         bool idempotent;
+        bool dma_ownership;     /* a 5.19+ kernel (the model's kernel_dma_ownership); rows default to an older one */
 } TestRow;
 
 #define DEVICES(...)                                                    \
@@ -343,6 +344,66 @@ static const TestRow rows[] = {
                 EXPECT({ DECISION_PIN, "0000:07:00.0", 42, "vfio-pci", "vfio-pci", STEPS(SET("vfio-pci")) },
                        { DECISION_PIN, "0000:07:00.1", 42, NULL, "vfio-pci", STEPS(SET("vfio-pci")) }),
                 .idempotent = true,
+        },
+        /* Since 5.19 the kernel refuses a host driver into a group user space holds: pins follow vfio only while a
+         * process holds the group; a group merely bound to vfio is left to the admin (driverctl and the like). */
+        {
+                .name = "dma-ownership-bind-vfio-unheld-pins-nothing",
+                DEVICES({ .address = "0000:07:00.0", .group = 42, .driver = "vfio-pci", .native = "nouveau" },
+                        { .address = "0000:07:00.1", .group = 42 },
+                        { .address = "0000:07:00.2", .group = 42, .driver = "snd_hda_intel",
+                          .native = "snd_hda_intel" }),
+                .event = EV(EVENT_BIND, "0000:07:00.0", "vfio-pci", -1),
+                .dma_ownership = true,
+        },
+        {
+                .name = "dma-ownership-unset-override-beside-vfio-sibling-not-repinned",
+                /* driverctl unset-override on one function while its sibling is still on vfio-pci. */
+                DEVICES({ .address = "0000:07:00.0", .group = 42, .native = "e1000" },
+                        { .address = "0000:07:00.1", .group = 42, .driver = "vfio-pci", .override = "vfio-pci",
+                          .native = "e1000" }),
+                .event = EV(EVENT_UNBIND, "0000:07:00.0", "vfio-pci", -1),
+                .dma_ownership = true,
+        },
+        {
+                .name = "dma-ownership-held-group-pins-siblings",
+                DEVICES({ .address = "0000:07:00.0", .group = 42, .driver = "vfio-pci", .native = "nouveau" },
+                        { .address = "0000:07:00.1", .group = 42 },
+                        { .address = "0000:07:00.3", .group = 42, .driver = "pci-stub" }),
+                .held = { 42 },
+                .n_held = 1,
+                .event = EV(EVENT_BIND, "0000:07:00.0", "vfio-pci", -1),
+                EXPECT({ DECISION_PIN, "0000:07:00.0", 42, "vfio-pci", "vfio-pci", STEPS(SET("vfio-pci")) },
+                       { DECISION_PIN, "0000:07:00.1", 42, NULL, "vfio-pci", STEPS(SET("vfio-pci")) }),
+                .idempotent = true,
+                .dma_ownership = true,
+        },
+        {
+                .name = "dma-ownership-group-let-go-lifts-pins",
+                /* The VM closed the group: owner none, both still on or held for vfio-pci; the pins are lifted
+                 * (vfio-pci stays bound; the driverless one goes back to its host driver). */
+                DEVICES({ .address = "0000:07:00.0", .group = 42, .driver = "vfio-pci", .override = "vfio-pci",
+                          .pinned = true, .native = "nouveau" },
+                        { .address = "0000:07:00.1", .group = 42, .override = "vfio-pci", .pinned = true,
+                          .native = "snd_hda_intel" }),
+                .event = EV(EVENT_CHANGE, "0000:07:00.0", "vfio-pci", -1),
+                EXPECT({ DECISION_UNPIN, "0000:07:00.0", 42, "vfio-pci", NULL, STEPS(CLEAR) },
+                       { DECISION_UNPIN, "0000:07:00.1", 42, NULL, NULL, STEPS(CLEAR, PROBE) }),
+                .idempotent = true,
+                .dma_ownership = true,
+        },
+        {
+                .name = "dma-ownership-reserved-group-still-pinned",
+                /* A reservation holds the whole group whatever the kernel: the driverless sibling is reserved. */
+                DEVICES({ .address = "0000:07:00.0", .group = 42, .driver = "vfio-pci", .override = "vfio-pci",
+                          .native = "nouveau" },
+                        { .address = "0000:07:00.1", .group = 42, .native = "snd_hda_intel" }),
+                .policy = "reservations:\n  - name: gpu\n    match:\n      iommu-group: 42\n",
+                .event = EV(EVENT_BIND, "0000:07:00.0", "vfio-pci", -1),
+                EXPECT({ DECISION_RESERVE, "0000:07:00.1", 42, NULL, "vfio-pci", .rule_name = "gpu",
+                         .rule_line = 2, STEPS(SET("vfio-pci")) }),
+                .idempotent = true,
+                .dma_ownership = true,
         },
         {
                 .name = "unbind-last-vfio-member-unpins",
@@ -632,6 +693,7 @@ static Model *build_model(const TestDevice *devices, size_t n_devices, const Tes
                 assert_int_equal(model_add_holder(m, (unsigned) row->held[i], 4242, "qemu", "vm.service", path), 0);
         }
         assert_int_equal(model_index(m), 0);
+        m->kernel_dma_ownership = row->dma_ownership;
 
         /* Whatever model_add_device() does with the flag, the engine must see the row's pins. */
         for (size_t i = 0; i < n_devices; i++)
