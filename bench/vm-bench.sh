@@ -16,7 +16,8 @@
 # (medians over the rounds after the first, which is a warm-up; percentiles by nearest rank.)
 #
 # Pieces reused from tests/system, unchanged: the kernel fetcher, build-rootfs.sh (the cached root is only copied,
-# never modified, and its package list is not touched), module-closure.py, and packaging/build-deb.sh. driverctl is
+# never modified, and its package list is not touched), make-guest-image.sh, build-boot-initramfs.sh, and
+# packaging/build-deb.sh. driverctl is
 # downloaded on the host through tests/vm's private bookworm apt configuration when it is there (else the machine's
 # apt) into ${DMA_OWNERD_CACHE}/debs/ and installed into the per-run copy with dpkg -i. tests/vm/vfio-claim.c is
 # compiled statically here (into the work folder) to claim the group through VFIO.
@@ -96,44 +97,18 @@ moddir="$kdir/lib/modules/$kver"
 rootfs=$("$system/build-rootfs.sh")
 log "kernel $kver, root $rootfs"
 
-# A fresh copy of the cached root: modules, the two packages, the bench driver in place of the acceptance one.
-root="$work/root"
-cp -a "$rootfs" "$root"
-rm -f "$root/.complete"
-mkdir -p "$root/lib/modules/$kver"
-cp "$moddir"/modules.builtin "$moddir"/modules.order "$root/lib/modules/$kver/"
-[[ -e $moddir/modules.builtin.modinfo ]] && cp "$moddir/modules.builtin.modinfo" "$root/lib/modules/$kver/"
-for m in $("$system/module-closure.py" "$moddir" vfio-pci vfio_iommu_type1 e1000 crc32c_generic); do
-        install -D -m 0644 "$moddir/$m" "$root/lib/modules/$kver/$m"
-done
-chroot "$root" depmod -a "$kver"
-cp "$deb" "$root/tmp/dma-ownerd.deb"
-cp "$driverctl_deb" "$root/tmp/driverctl.deb"
-if ! chroot "$root" dpkg -i /tmp/dma-ownerd.deb /tmp/driverctl.deb >"$work/dpkg.log" 2>&1; then
-        cat "$work/dpkg.log" >&2
-        echo "vm-bench: dpkg -i failed in the guest root" >&2
-        exit 1
-fi
-rm -f "$root/tmp/dma-ownerd.deb" "$root/tmp/driverctl.deb"
-echo dmao-bench >"$root/etc/hostname"
-echo "/dev/vda / ext4 rw,errors=remount-ro 0 0" >"$root/etc/fstab"
-ln -sf /lib/systemd/system/multi-user.target "$root/etc/systemd/system/default.target"
-ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
-ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
-install -m 0755 "$here/vm-guest-bench" "$root/usr/local/sbin/vm-guest-bench"
-install -m 0755 "$work/vfio-claim" "$root/usr/local/sbin/vfio-claim"
-# The in-process event-path bench, to run in the guest too: the same code on both sides of the emulation.
+# The system suite's boot disk, with Debian's driverctl beside our package and the bench driver in place of the
+# acceptance one; the in-process event-path bench, to run in the guest too (the same code on both sides of the
+# emulation), when BENCH_GUEST_TOOLS has it.
+extra=(--install "$work/vfio-claim=/usr/local/sbin/vfio-claim")
 if [[ -n ${BENCH_GUEST_TOOLS:-} && -x $BENCH_GUEST_TOOLS/gen-sysfs && -x $BENCH_GUEST_TOOLS/bench-events ]]; then
-        install -D -m 0755 "$BENCH_GUEST_TOOLS/gen-sysfs" "$root/usr/local/lib/dma-ownerd-bench/gen-sysfs"
-        install -D -m 0755 "$BENCH_GUEST_TOOLS/bench-events" "$root/usr/local/lib/dma-ownerd-bench/bench-events"
+        extra+=(--install "$BENCH_GUEST_TOOLS/gen-sysfs=/usr/local/lib/dma-ownerd-bench/gen-sysfs"
+                --install "$BENCH_GUEST_TOOLS/bench-events=/usr/local/lib/dma-ownerd-bench/bench-events")
 fi
-install -m 0644 "$here/vm-guest-bench.service" "$root/etc/systemd/system/"
-mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
-ln -sf ../vm-guest-bench.service "$root/etc/systemd/system/multi-user.target.wants/"
 image="$work/root.img"
-truncate -s 2G "$image"
-mkfs.ext4 -q -F -L dmao-root -d "$root" "$image"
-rm -rf "$root"
+"$system/make-guest-image.sh" --moddir "$moddir" --rootfs "$rootfs" --hostname dmao-bench \
+        --driver "$here/vm-guest-bench" --unit "$here/vm-guest-bench.service" \
+        --deb "$deb" --deb "$driverctl_deb" "${extra[@]}" "$image"
 
 # The system suite's initramfs: busybox, virtio-blk and ext4, mount /dev/vda, switch to it.
 "$system/build-boot-initramfs.sh" "$moddir" "$work/initramfs.img"

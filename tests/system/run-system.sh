@@ -74,42 +74,11 @@ log "kernel: $vmlinuz ($fetch)"
 rootfs=$("$here/build-rootfs.sh")
 log "root file system: $rootfs"
 
-# A fresh copy of the root, with the modules the guest needs and the package.
-root="$work/root"
-cp -a "$rootfs" "$root"
-rm -f "$root/.complete"
-mkdir -p "$root/lib/modules/$kver"
-cp "$moddir"/modules.builtin "$moddir"/modules.order "$root/lib/modules/$kver/"
-[[ -e $moddir/modules.builtin.modinfo ]] && cp "$moddir/modules.builtin.modinfo" "$root/lib/modules/$kver/"
-for m in $("$here/module-closure.py" "$moddir" vfio-pci vfio_iommu_type1 e1000 crc32c_generic); do
-        install -D -m 0644 "$moddir/$m" "$root/lib/modules/$kver/$m"
-done
-chroot "$root" depmod -a "$kver"
-
-cp "$deb" "$root/tmp/dma-ownerd.deb"
-if ! chroot "$root" dpkg -i /tmp/dma-ownerd.deb >"$work/dpkg.log" 2>&1; then
-        cat "$work/dpkg.log"
-        echo "system suite: dpkg -i failed in the guest root"
-        exit 1
-fi
-rm -f "$root/tmp/dma-ownerd.deb"
-
-echo dmao-guest >"$root/etc/hostname"
-echo "/dev/vda / ext4 rw,errors=remount-ro 0 0" >"$root/etc/fstab"
-mkdir -p "$root/var/log/journal"
-ln -sf /lib/systemd/system/multi-user.target "$root/etc/systemd/system/default.target"
-# The console belongs to the acceptance driver: no getty on it.
-ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
-ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
-install -m 0755 "$here/guest/dma-ownerd-acceptance" "$root/usr/local/sbin/dma-ownerd-acceptance"
-install -m 0644 "$here/guest/dma-ownerd-acceptance.service" "$root/etc/systemd/system/"
-mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
-ln -sf ../dma-ownerd-acceptance.service "$root/etc/systemd/system/multi-user.target.wants/"
-
+# The boot disk: a fresh copy of the root with the modules the guest needs, the package and the acceptance driver.
 image="$work/root.img"
-truncate -s 2G "$image"
-mkfs.ext4 -q -F -L dmao-root -d "$root" "$image"
-rm -rf "$root"
+"$here/make-guest-image.sh" --moddir "$moddir" --rootfs "$rootfs" --hostname dmao-guest \
+        --driver "$here/guest/dma-ownerd-acceptance" --unit "$here/guest/dma-ownerd-acceptance.service" \
+        --deb "$deb" "$image"
 
 # The initramfs: busybox, the modules for virtio-blk and ext4, an /init that mounts /dev/vda and switches to it.
 "$here/build-boot-initramfs.sh" "$moddir" "$work/initramfs.img"
