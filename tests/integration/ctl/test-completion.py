@@ -17,6 +17,8 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from mockbus import MockBus  # noqa: E402
 SKIP = 77
 BASH_COMPLETION = '/usr/share/bash-completion/bash_completion'
 VERBS = ['assign', 'check', 'help', 'list', 'mode', 'monitor', 'policy', 'release', 'reload', 'rescan', 'show']
@@ -185,33 +187,13 @@ def main():
         env['DBUS_SYSTEM_BUS_ADDRESS'] = 'unix:path=' + os.path.join(tmp, 'no-bus')
         c = Completer(script, path, work, env)
 
-        socket = os.path.join(tmp, 'bus')
-        config = os.path.join(tmp, 'bus.conf')
-        with open(config, 'w') as f:
-            f.write('''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=%s</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-''' % socket)
-        address = 'unix:path=' + socket
-        bus = subprocess.Popen(['dbus-daemon', '--config-file=' + config, '--nofork', '--print-address'],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        mock = None
         try:
-            bus.stdout.readline()  # printed once the bus listens
-            mock = subprocess.Popen(['/usr/bin/python3', os.path.join(HERE, 'mock-dmaownerd.py'), address],
-                                    stdout=subprocess.PIPE, text=True)
-            if mock.stdout.readline().strip() != 'READY':
-                print('not ok - mock did not start')
-                return 1
+            mb = MockBus(tmp)
+        except RuntimeError as e:
+            print('not ok - %s' % e)
+            return 1
+        with mb:
+            address = mb.address
             # The candidates below are what the mock holds, as the CLI prints them.
             listed = json.loads(subprocess.run([ctl, '--address=' + address, '--json', 'list'], capture_output=True,
                                                text=True, check=True, timeout=60).stdout)
@@ -222,11 +204,6 @@ def main():
             test_static(c)
             test_policy_files(c)
             test_targets(c, address)
-        finally:
-            for p in (mock, bus):
-                if p and p.poll() is None:
-                    p.terminate()
-                    p.wait(timeout=30)
 
     print('# %d failed' % len(failures) if failures else '# all passed')
     return 1 if failures else 0

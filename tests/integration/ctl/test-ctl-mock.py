@@ -14,9 +14,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from mockbus import MockBus  # noqa: E402
 SKIP = 77
 failures = []
 
@@ -303,35 +304,13 @@ def main():
         return SKIP
 
     with tempfile.TemporaryDirectory(prefix='dma-ownerctl-test.') as tmp:
-        socket = os.path.join(tmp, 'bus')
-        config = os.path.join(tmp, 'bus.conf')
-        with open(config, 'w') as f:
-            f.write('''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=%s</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-''' % socket)
-        address = 'unix:path=' + socket
-        bus = subprocess.Popen(['dbus-daemon', '--config-file=' + config, '--nofork', '--print-address'],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        mock = None
         try:
-            bus.stdout.readline()  # printed once the bus listens
-            mock = subprocess.Popen(['/usr/bin/python3', os.path.join(HERE, 'mock-dmaownerd.py'), address],
-                                    stdout=subprocess.PIPE, text=True)
-            if mock.stdout.readline().strip() != 'READY':
-                print('not ok - mock did not start')
-                return 1
-
-            ctl = Ctl(sys.argv[1], address)
+            mb = MockBus(tmp)
+        except RuntimeError as e:
+            print('not ok - %s' % e)
+            return 1
+        with mb:
+            ctl = Ctl(sys.argv[1], mb.address)
             test_reads(ctl)
             test_validation(ctl)
             test_writes(ctl)
@@ -341,17 +320,9 @@ def main():
             test_system_bus_env(ctl)
 
             # The daemon gone: exit 5 and a hint.
-            mock.terminate()
-            mock.wait(timeout=30)
-            mock = None
+            mb.stop_mock()
             code, out, err = ctl.run('list')
             check(code == 5 and 'is dma-ownerd running?' in err, 'daemon not reachable: exit 5', err)
-        finally:
-            if mock:
-                mock.terminate()
-                mock.wait(timeout=30)
-            bus.terminate()
-            bus.wait(timeout=30)
 
     print('# %d failure(s)' % len(failures))
     return 1 if failures else 0
