@@ -2,6 +2,7 @@
 """A private dbus-daemon with mock-dmaownerd.py on it, for the tests of dma-ownerctl in this folder."""
 
 import os
+import shutil
 import subprocess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -19,6 +20,19 @@ CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configurat
   </policy>
 </busconfig>
 '''
+
+
+def missing(programs=('dbus-daemon',)):
+    '''Why the mock cannot run here (a program or a Python module missing), or None.'''
+    for p in programs:
+        if not shutil.which(p):
+            return '%s missing' % p
+    try:
+        import dbus  # noqa: F401
+        from gi.repository import GLib  # noqa: F401
+    except ImportError as e:
+        return str(e)
+    return None
 
 
 class MockBus:

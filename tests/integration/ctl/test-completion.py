@@ -11,14 +11,13 @@
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mockbus import MockBus  # noqa: E402
+from mockbus import MockBus, missing  # noqa: E402
 SKIP = 77
 BASH_COMPLETION = '/usr/share/bash-completion/bash_completion'
 VERBS = ['assign', 'check', 'help', 'list', 'mode', 'monitor', 'policy', 'release', 'reload', 'rescan', 'show']
@@ -165,14 +164,9 @@ def main():
     if not os.path.exists(BASH_COMPLETION):
         print('1..0 # SKIP bash-completion is not installed (%s)' % BASH_COMPLETION)
         return SKIP
-    if not shutil.which('dbus-daemon'):
-        print('1..0 # SKIP dbus-daemon missing')
-        return SKIP
-    try:
-        import dbus  # noqa: F401
-        from gi.repository import GLib  # noqa: F401
-    except ImportError as e:
-        print('1..0 # SKIP %s' % e)
+    why = missing()
+    if why:
+        print('1..0 # SKIP %s' % why)
         return SKIP
 
     with tempfile.TemporaryDirectory(prefix='dma-ownerctl-completion.') as tmp:

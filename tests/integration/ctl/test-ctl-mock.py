@@ -9,7 +9,6 @@
 import json
 import os
 import pty
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from mockbus import MockBus  # noqa: E402
+from mockbus import MockBus, missing  # noqa: E402
 SKIP = 77
 failures = []
 
@@ -293,14 +292,9 @@ def main():
     if len(sys.argv) != 2:
         print('usage: test-ctl-mock.py DMA-OWNERCTL', file=sys.stderr)
         return 2
-    if not shutil.which('dbus-daemon') or not shutil.which('busctl'):
-        print('1..0 # SKIP dbus-daemon or busctl missing')
-        return SKIP
-    try:
-        import dbus  # noqa: F401
-        from gi.repository import GLib  # noqa: F401
-    except ImportError as e:
-        print('1..0 # SKIP %s' % e)
+    why = missing(('dbus-daemon', 'busctl'))
+    if why:
+        print('1..0 # SKIP %s' % why)
         return SKIP
 
     with tempfile.TemporaryDirectory(prefix='dma-ownerctl-test.') as tmp:
