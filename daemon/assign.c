@@ -1129,20 +1129,20 @@ static int release_group(Manager *m, unsigned group, uint64_t flags, AssignRepor
 }
 
 /* The bus hears about the members once the whole group has moved: see manager_hold_notifications(). */
-int manager_assign_group(Manager *m, unsigned group, uint64_t flags, AssignReport *rep) {
+static int with_notifications_held(Manager *m, int (*move)(Manager *, unsigned, uint64_t, AssignReport *),
+                                   unsigned group, uint64_t flags, AssignReport *rep) {
         int r;
 
         manager_hold_notifications(m);
-        r = assign_group(m, group, flags, rep);
+        r = move(m, group, flags, rep);
         manager_release_notifications(m);
         return r;
 }
 
-int manager_release_group(Manager *m, unsigned group, uint64_t flags, AssignReport *rep) {
-        int r;
+int manager_assign_group(Manager *m, unsigned group, uint64_t flags, AssignReport *rep) {
+        return with_notifications_held(m, assign_group, group, flags, rep);
+}
 
-        manager_hold_notifications(m);
-        r = release_group(m, group, flags, rep);
-        manager_release_notifications(m);
-        return r;
+int manager_release_group(Manager *m, unsigned group, uint64_t flags, AssignReport *rep) {
+        return with_notifications_held(m, release_group, group, flags, rep);
 }
