@@ -14,6 +14,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from testbus import start_bus  # noqa: E402
+
 try:
     import gi
     gi.require_version('Gio', '2.0')
@@ -126,16 +129,11 @@ class Tree:
 
 # ---- the bus ----
 
-def bus_config(socket, policy):
-    """The shared system-bus-like configuration of tests/data/system-bus.conf.in."""
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data', 'system-bus.conf.in')) as f:
-        return f.read().replace('@SOCKET@', socket).replace('@POLICY@', policy)
-
 
 class Env:
     '''A work folder with a tree, a private bus and (started on demand) the daemon.'''
 
-    def __init__(self, polkit=False):
+    def __init__(self, polkit=False, bus_extra=''):
         self.tmp = tempfile.mkdtemp(prefix='dma-ownerd-hostile-')
         os.chmod(self.tmp, 0o755)
         self.procs = []
@@ -152,16 +150,9 @@ class Env:
         self.netdev = os.path.join(self.tmp, 'netdev')
         open(self.netdev, 'w').close()
 
-        config = os.path.join(self.tmp, 'bus.conf')
-        with open(config, 'w') as f:
-            f.write(bus_config(os.path.join(self.tmp, 'bus.sock'),
-                                      os.path.abspath(os.path.join(UNITS, 'org.dmaownerd1.conf'))))
-        bus = subprocess.Popen(['dbus-daemon', '--nofork', '--nopidfile', f'--config-file={config}',
-                                '--print-address=1'], stdout=subprocess.PIPE, text=True)
+        bus, self.address = start_bus(self.tmp, os.path.abspath(os.path.join(UNITS, 'org.dmaownerd1.conf')),
+                                      bus_extra)
         self.procs.append(bus)
-        self.address = bus.stdout.readline().strip()
-        assert self.address.startswith('unix:'), self.address
-        os.chmod(os.path.join(self.tmp, 'bus.sock'), 0o777)
         self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address)
         self.env.pop('DBUS_SESSION_BUS_ADDRESS', None)
         self.env.pop('NOTIFY_SOCKET', None)

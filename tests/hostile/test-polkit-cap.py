@@ -23,7 +23,6 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-import hostile  # noqa: E402
 from hostile import Env, MANAGER, PATH, eq, expect, run, GLib  # noqa: E402
 
 PER_SENDER = 16
@@ -212,13 +211,7 @@ def test_total_bound(e):
 
 
 def tight_bus():
-    shared = hostile.bus_config
-    hostile.bus_config = lambda socket, policy: shared(socket, policy).replace(
-        '</busconfig>', f'<limit name="max_replies_per_connection">{BUS_REPLIES_MAX}</limit>\n</busconfig>')
-    try:
-        return Env(polkit=True)
-    finally:
-        hostile.bus_config = shared
+    return Env(polkit=True, bus_extra=f'<limit name="max_replies_per_connection">{BUS_REPLIES_MAX}</limit>\n')
 
 
 def test_bus_bound_below_ours(e):

@@ -17,6 +17,9 @@ import tempfile
 import time
 import traceback
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'lib'))
+from testbus import start_bus  # noqa: E402
+
 try:
     import gi
     gi.require_version('Gio', '2.0')
@@ -51,11 +54,6 @@ def device_path(address):
                                        for i, c in enumerate(address))
 
 
-def bus_config(socket, policy):
-    """The shared system-bus-like configuration of tests/data/system-bus.conf.in."""
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'data', 'system-bus.conf.in')) as f:
-        return f.read().replace('@SOCKET@', socket).replace('@POLICY@', policy)
-
 
 class Env:
     def __init__(self):
@@ -86,16 +84,8 @@ class Env:
         with open(self.netdev, 'w') as f:
             f.write('eth0 up address\n')
 
-        config = os.path.join(self.tmp, 'bus.conf')
-        with open(config, 'w') as f:
-            f.write(bus_config(os.path.join(self.tmp, 'bus.sock'),
-                                      os.path.join(UNITS, 'org.dmaownerd1.conf')))
-        bus = subprocess.Popen(['dbus-daemon', '--nofork', '--nopidfile', f'--config-file={config}',
-                                '--print-address=1'], stdout=subprocess.PIPE, text=True)
+        bus, self.address = start_bus(self.tmp, os.path.join(UNITS, 'org.dmaownerd1.conf'))
         self.procs.append(bus)
-        self.address = bus.stdout.readline().strip()
-        assert self.address.startswith('unix:'), self.address
-        os.chmod(os.path.join(self.tmp, 'bus.sock'), 0o777)
         self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address)
         self.env.pop('DBUS_SESSION_BUS_ADDRESS', None)
 
