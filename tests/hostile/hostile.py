@@ -127,6 +127,18 @@ class Tree:
         return self.read(f'bus/pci/devices/{address}/driver_override')
 
 
+# The group test-crash and test-faults assign: three driverless functions of one GPU in group 5, and beside them a
+# NIC on its host driver in group 6.
+ASSIGN_FUNCTIONS = ('0000:00:05.0', '0000:00:05.1', '0000:00:05.2')
+ASSIGN_NIC = '0000:00:06.0'
+
+
+def add_assign_topology(e):
+    for a in ASSIGN_FUNCTIONS:
+        e.tree.add(a, vendor=0x10de, device=0x1db6, cls=0x030200, group=5)
+    e.tree.add(ASSIGN_NIC, group=6, driver='e1000e')
+
+
 # ---- the bus ----
 
 

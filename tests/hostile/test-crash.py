@@ -17,18 +17,16 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
+from hostile import ASSIGN_FUNCTIONS, ASSIGN_NIC, add_assign_topology  # noqa: E402
 from hostile import Env, GROUP, PATH, eq, expect, run  # noqa: E402
 
-A, B, C = '0000:00:05.0', '0000:00:05.1', '0000:00:05.2'
-NIC = '0000:00:06.0'
+A, B, C = ASSIGN_FUNCTIONS
+NIC = ASSIGN_NIC
 WRITES = 6
 kills = 0
 
 
-def topology(e):
-    for a in (A, B, C):
-        e.tree.add(a, vendor=0x10de, device=0x1db6, cls=0x030200, group=5)
-    e.tree.add(NIC, group=6, driver='e1000e')
+topology = add_assign_topology
 
 
 def fresh_dump(e):
