@@ -16,8 +16,8 @@
 # (medians over the rounds after the first, which is a warm-up; percentiles by nearest rank.)
 #
 # Pieces reused from tests/system, unchanged: the kernel fetcher, build-rootfs.sh (the cached root is only copied,
-# never modified, and its package list is not touched), make-guest-image.sh, build-boot-initramfs.sh, and
-# packaging/build-deb.sh. driverctl is
+# never modified, and its package list is not touched), build-guest-deb.sh, make-guest-image.sh,
+# build-boot-initramfs.sh and boot-guest.sh. driverctl is
 # downloaded on the host through tests/vm's private bookworm apt configuration when it is there (else the machine's
 # apt) into ${DMA_OWNERD_CACHE}/debs/ and installed into the per-run copy with dpkg -i. tests/vm/vfio-claim.c is
 # compiled statically here (into the work folder) to claim the group through VFIO.
@@ -59,12 +59,7 @@ trap cleanup EXIT
 
 if [[ -z $deb ]]; then
         log "building the .deb"
-        if ! DEB_BUILD_OPTIONS=nocheck "$repo/packaging/build-deb.sh" "$work/deb" >"$work/build-deb.log" 2>&1; then
-                tail -40 "$work/build-deb.log" >&2
-                echo "vm-bench: the .deb did not build" >&2
-                exit 1
-        fi
-        deb=$(ls "$work"/deb/dma-ownerd_*.deb)
+        deb=$("$system/build-guest-deb.sh" "$work/deb") || { echo "vm-bench: no package" >&2; exit 1; }
 fi
 
 # driverctl, from bookworm: tests/vm's private apt when it has lists, else the machine's own apt.
@@ -117,20 +112,12 @@ console="$work/console.log"
 log "booting ($accel; console: $console)"
 start=$(date +%s)
 set +e
-timeout "${BENCH_VM_TIMEOUT:-900}" qemu-system-x86_64 \
-        -machine q35 -accel "$accel" -cpu max -smp 2 -m 1024 \
-        -nodefaults -display none -monitor none \
-        -device intel-iommu \
-        -serial "file:$console" \
-        -kernel "$vmlinuz" -initrd "$work/initramfs.img" \
-        -append "console=ttyS0 intel_iommu=on quiet loglevel=4 systemd.show_status=false panic=-1" \
-        -drive "file=$image,format=raw,if=none,id=root,cache=unsafe" -device virtio-blk-pci,drive=root \
-        -device pcie-pci-bridge,id=pbr,bus=pcie.0,addr=0x5 \
-        -device e1000,bus=pbr,addr=0x1 -device e1000,bus=pbr,addr=0x2 \
+# The system suite's machine, plus a second bridge holding four e1000 (a second, larger group).
+"$system/boot-guest.sh" --kernel "$vmlinuz" --initrd "$work/initramfs.img" --image "$image" --console "$console" \
+        --timeout "${BENCH_VM_TIMEOUT:-900}" --accel "$accel" --log "$work/qemu.log" -- \
         -device pcie-pci-bridge,id=pbr2,bus=pcie.0,addr=0x6 \
         -device e1000,bus=pbr2,addr=0x1 -device e1000,bus=pbr2,addr=0x2 \
-        -device e1000,bus=pbr2,addr=0x3 -device e1000,bus=pbr2,addr=0x4 \
-        >"$work/qemu.log" 2>&1
+        -device e1000,bus=pbr2,addr=0x3 -device e1000,bus=pbr2,addr=0x4
 qemu_rc=$?
 set -e
 log "qemu exited with $qemu_rc after $(( $(date +%s) - start )) s"

@@ -54,12 +54,7 @@ trap cleanup EXIT
 # The package.
 if [[ -z $deb ]]; then
         log "building the .deb"
-        if ! DEB_BUILD_OPTIONS=nocheck "$repo/packaging/build-deb.sh" "$work/deb" >"$work/build-deb.log" 2>&1; then
-                tail -40 "$work/build-deb.log"
-                echo "system suite: the .deb did not build"
-                exit 1
-        fi
-        deb=$(ls "$work"/deb/dma-ownerd_*.deb)
+        deb=$("$here/build-guest-deb.sh" "$work/deb") || { echo "system suite: no package"; exit 1; }
 fi
 log "package: $deb"
 
@@ -88,17 +83,8 @@ console="$work/console.log"
 log "booting (console: $console)"
 start=$(date +%s)
 set +e
-timeout "${DMA_OWNERD_SYSTEM_TIMEOUT:-600}" qemu-system-x86_64 \
-        -machine q35 -accel tcg -cpu max -smp 2 -m 1024 \
-        -nodefaults -display none -monitor none \
-        -device intel-iommu \
-        -serial "file:$console" \
-        -kernel "$vmlinuz" -initrd "$work/initramfs.img" \
-        -append "console=ttyS0 intel_iommu=on quiet loglevel=4 systemd.show_status=false panic=-1" \
-        -drive "file=$image,format=raw,if=none,id=root,cache=unsafe" -device virtio-blk-pci,drive=root \
-        -device pcie-pci-bridge,id=pbr,bus=pcie.0,addr=0x5 \
-        -device e1000,bus=pbr,addr=0x1 -device e1000,bus=pbr,addr=0x2 \
-        >"$work/qemu.log" 2>&1
+"$here/boot-guest.sh" --kernel "$vmlinuz" --initrd "$work/initramfs.img" --image "$image" --console "$console" \
+        --timeout "${DMA_OWNERD_SYSTEM_TIMEOUT:-600}" --log "$work/qemu.log"
 qemu_rc=$?
 set -e
 log "qemu exited with $qemu_rc after $(( $(date +%s) - start )) s"
